@@ -1,0 +1,9 @@
+// The subcommands of coda-cifar10 (docs/cli.md). Each returns the process exit code and throws
+// cifar::usage_error (exit 2) or coda::error (exit 1) for main() to report.
+#pragma once
+
+namespace cifar {
+
+int run_predict(int argc, const char* const* argv);
+
+}  // namespace cifar

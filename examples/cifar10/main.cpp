@@ -1,0 +1,50 @@
+// coda-cifar10: the bundled CIFAR-10 program. Interface contract: docs/cli.md.
+#include <coda/core/error.hpp>
+#include <coda/version.hpp>
+#include <iostream>
+#include <new>
+#include <string>
+
+#include "args.hpp"
+#include "commands.hpp"
+
+namespace {
+
+constexpr const char* usage =
+    "usage: coda-cifar10 <command> [flags]\n"
+    "commands:\n"
+    "  predict --model M --input X --output Y [--explain]   logits (and contributions) of images in X\n"
+    "flags common to all commands: --threads N\n"
+    "see docs/cli.md for the full contract\n";
+
+int dispatch(int argc, const char* const* argv) {
+  if (argc < 2) throw cifar::usage_error("missing command (try 'coda-cifar10 --help')");
+  const std::string command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << usage;
+    return 0;
+  }
+  if (command == "--version") {
+    std::cout << "coda-cifar10 " << CODA_VERSION_STRING << "\n";
+    return 0;
+  }
+  if (command == "predict") return cifar::run_predict(argc, argv);
+  throw cifar::usage_error("unknown command '" + command + "' (try 'coda-cifar10 --help')");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return dispatch(argc, argv);
+  } catch (const cifar::usage_error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}

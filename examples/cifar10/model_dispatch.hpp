@@ -1,0 +1,31 @@
+// The CIFAR-10 program works with cifar10-9l in float; the norm is a template argument of the
+// network type and a runtime property of a model file, so each command is instantiated for
+// both norms and picked by the file's metadata (or --norm).
+#pragma once
+
+#include <coda/io/model_file.hpp>
+#include <coda/nn/presets.hpp>
+#include <string>
+
+#include "args.hpp"
+
+namespace cifar {
+
+/// Overrides of a model file's metadata given on the command line.
+inline coda::model_overrides model_flags(const args& a) {
+  coda::model_overrides o;
+  if (a.has("norm")) o.norm = a.choice("norm", "squash", {"squash", "l2"});
+  if (a.has("temperature")) o.temperature = a.number("temperature", 1000, 1e-6, 1e12);
+  if (a.has("logit-bias")) o.logit_bias = a.number("logit-bias", 0, -1e6, 1e6);
+  return o;
+}
+
+/// Calls f(net) with the model in `file` loaded as cifar10_9l<float, Norm> for its norm.
+template <class F>
+auto with_model(const coda::safetensors_file& file, const coda::model_overrides& overrides, F&& f) {
+  const coda::model_metadata meta = coda::read_model_metadata(file, overrides);
+  if (meta.norm == coda::l2::name) return f(coda::model_from_file<coda::cifar10_9l<float, coda::l2>>(file, overrides));
+  return f(coda::model_from_file<coda::cifar10_9l<float, coda::squash>>(file, overrides));
+}
+
+}  // namespace cifar

@@ -1,0 +1,65 @@
+// Backward rule of the DAU convolution, and the layout of what its forward pass records.
+#pragma once
+
+#include <stdexcept>
+
+#include "coda/ad/tape.hpp"
+#include "coda/kernels/dau_fast.hpp"
+
+namespace coda {
+
+namespace detail {
+
+/// Per-image record of a DAU forward pass: z and scale for explanations; t, d and n2 as well for
+/// training. Sized per image so that batches are a multiple of it.
+template <class T>
+struct dau_record {
+  static constexpr std::size_t size(const kernels::dau_dims& g, record_mode m) {
+    using coda::detail::aligned_count;
+    const index_t P = g.positions(), O = g.c_out, R = g.rank;
+    switch (m) {
+      case record_mode::none: return 0;
+      case record_mode::explain: return aligned_count<T>(R * P) + aligned_count<T>(O * P);
+      case record_mode::train:
+        return aligned_count<T>(R * P) + aligned_count<T>(O * R * P) + 3 * aligned_count<T>(O * P);
+    }
+    return 0;
+  }
+
+  static kernels::dau_state<T> at(T* base, const kernels::dau_dims& g, record_mode m) {
+    using coda::detail::aligned_count;
+    const index_t P = g.positions(), O = g.c_out, R = g.rank;
+    kernels::dau_state<T> s;
+    if (m == record_mode::none) return s;
+    s.z = base;
+    s.scale = s.z + aligned_count<T>(R * P);
+    if (m == record_mode::train) {
+      s.t = s.scale + aligned_count<T>(O * P);
+      s.d = s.t + aligned_count<T>(O * R * P);
+      s.n2 = s.d + aligned_count<T>(O * P);
+    }
+    return s;
+  }
+};
+
+}  // namespace detail
+
+/// The DAU layer's backward rule; `Layer` is a dau_conv<...> bound to input shape `In`.
+template <class Layer, class In, class T>
+void dau_conv_backward(const tape_node<T>& node, const backward_args<T>& args) {
+  constexpr kernels::dau_dims g = Layer::template dims<In>();
+  const auto& weights = *static_cast<const kernels::dau_weights<T>*>(node.op);
+  if (node.recorded == record_mode::none || (args.mode != backward_mode::frozen && node.recorded != record_mode::train))
+    throw std::logic_error("coda: the forward pass did not record what this backward mode needs");
+  if (args.mode != backward_mode::frozen)
+    throw std::logic_error("coda: the DAU training backward is not available in this build");
+  if (!args.grad_in) return;
+  const std::size_t per_image = detail::dau_record<T>::size(g, node.recorded);
+  for (index_t n = 0; n < node.batch; ++n) {
+    const kernels::dau_state<T> s = detail::dau_record<T>::at(node.saved + n * per_image, g, node.recorded);
+    kernels::dau_explain_backward(g, weights, s.z, s.scale, args.seeds, args.grad_out + n * args.seeds * node.output_size,
+                                  args.grad_in + n * args.seeds * node.input_size, *args.scratch);
+  }
+}
+
+}  // namespace coda

@@ -1,0 +1,133 @@
+// Reverse-mode autodiff over whole-tensor operations. A forward pass pushes one node per
+// operation (not per scalar) holding pointers to its input, output and whatever its backward
+// rule saved; every buffer lives in the tape's arena, so clearing the tape and recording the
+// next step reuses the same memory.
+//
+// The same tape serves training and explanation: the backward mode says whether the dynamic
+// weights of the DAU layers are differentiated (train, input) or frozen (explanation, where the
+// network is the linear map whose input gradient times the input gives the contributions).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+
+#include "coda/core/arena.hpp"
+#include "coda/core/shape.hpp"
+
+namespace coda {
+
+/// What a forward pass keeps for a later backward pass.
+enum class record_mode {
+  none,     ///< inference: nothing beyond the activations
+  explain,  ///< enough for frozen (explanation) backward passes
+  train,    ///< enough for full gradients
+};
+
+/// How the backward pass treats the dynamic weights of DAU layers.
+enum class backward_mode {
+  train,   ///< ordinary gradients, parameters included (needs record_mode::train)
+  input,   ///< ordinary gradients with respect to the input only (needs record_mode::train)
+  frozen,  ///< dynamic weights and norms held constant: the explanation (needs explain or train)
+};
+
+template <class T>
+struct tape_node;
+
+/// What a backward rule is asked to do. Gradients are laid out [batch][seeds][per-sample size]:
+/// several gradient vectors per sample travel together (the explanations of all classes).
+template <class T>
+struct backward_args {
+  backward_mode mode;
+  index_t seeds;
+  const T* grad_out;
+  T* grad_in;        ///< overwritten; nullptr when nobody needs the input gradient
+  T* param_grad;     ///< flat parameter gradient, accumulated into (train mode only)
+  arena<T>* scratch;
+};
+
+template <class T>
+struct tape_node {
+  using rule = void (*)(const tape_node&, const backward_args<T>&);
+
+  rule backward;
+  const void* op;          ///< the operation's constant data (e.g. a layer's weights)
+  const T* input;          ///< [batch][input_size]
+  const T* output;         ///< [batch][output_size]
+  T* saved;                ///< what the forward pass recorded for the rule
+  index_t batch;
+  index_t input_size;        ///< per sample
+  index_t output_size;       ///< per sample
+  index_t param_offset;      ///< first element of the op's parameters in the flat vectors
+  record_mode recorded;    ///< what the forward pass saved
+};
+
+template <class T>
+class tape {
+ public:
+  /// A tape that owns its arena and grows it on demand (training, batched explanation).
+  tape() = default;
+  /// A tape over caller storage; it never allocates once `max_nodes` nodes are reserved.
+  tape(T* buffer, std::size_t count, std::size_t max_nodes) : memory_(buffer, count) { nodes_.reserve(max_nodes); }
+
+  tape(const tape&) = delete;
+  tape& operator=(const tape&) = delete;
+
+  /// Forgets every node and buffer, keeping the memory for the next recording.
+  void clear(record_mode mode) {
+    nodes_.clear();
+    memory_.clear();
+    mode_ = mode;
+  }
+
+  /// Clears the tape and makes sure `elements` of arena and `nodes` node slots are available.
+  void prepare(record_mode mode, std::size_t elements, std::size_t nodes) {
+    clear(mode);
+    memory_.reserve(elements);
+    if (nodes_.capacity() < nodes) nodes_.reserve(nodes);
+  }
+
+  record_mode mode() const { return mode_; }
+  void push(const tape_node<T>& n) { nodes_.push_back(n); }
+  const tape_node<T>& node(std::size_t i) const { return nodes_[i]; }
+  std::size_t size() const { return nodes_.size(); }
+  arena<T>& memory() { return memory_; }
+
+ private:
+  arena<T> memory_;
+  std::vector<tape_node<T>> nodes_;
+  record_mode mode_ = record_mode::none;
+};
+
+/// Propagates `seed` (gradients of the output of node `last`, layout [batch][seeds][size]) back
+/// through nodes last, last-1, ..., first and returns the gradient with respect to the input of
+/// node `first`, valid until the tape's arena is released below the returned pointer. When
+/// `input_grad` is false the first node is not asked for its input gradient (training does not
+/// need the gradient of the images) and nullptr is returned.
+template <class T>
+T* run_backward(tape<T>& t, std::size_t first, std::size_t last, backward_mode mode, index_t seeds, const T* seed,
+                T* param_grad, bool input_grad = true) {
+  arena<T>& mem = t.memory();
+  index_t largest = 0;
+  for (std::size_t i = first; i <= last; ++i) largest = std::max(largest, t.node(i).batch * t.node(i).input_size);
+  const std::size_t buffer = static_cast<std::size_t>(largest * seeds);
+  T* ping = mem.allocate(buffer);
+  T* pong = mem.allocate(buffer);
+  const T* grad_out = seed;
+  T* grad_in = nullptr;
+  for (std::size_t i = last + 1; i-- > first;) {
+    const tape_node<T>& n = t.node(i);
+    grad_in = (i == first && !input_grad) ? nullptr : (grad_out == ping ? pong : ping);
+    n.backward(n, backward_args<T>{mode, seeds, grad_out, grad_in, param_grad, &mem});
+    grad_out = grad_in;
+  }
+  return grad_in;
+}
+
+/// Arena elements run_backward() takes for its two gradient buffers.
+template <class T>
+constexpr std::size_t backward_buffers_size(index_t largest_input, index_t seeds) {
+  return 2 * coda::detail::aligned_count<T>(static_cast<std::size_t>(largest_input * seeds));
+}
+
+}  // namespace coda

@@ -1,0 +1,174 @@
+// The exact linear decomposition of a CoDA-Net's logits ("contributions").
+//
+// With every dynamic weight and norm frozen, the network is the linear map M(x) and
+// logit_c - beta = sum_i M(x)_{c,i} x_i. The contribution of input dimension i to class c is
+// x_i * d logit_c / d x_i computed with the weights frozen; the contributions sum to
+// logit_c - beta up to float rounding (completeness). The same holds at the input of any layer.
+//
+// Batched functions allocate their results; the single-image overloads taking a workspace do
+// not allocate at all.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "coda/core/tensor.hpp"
+#include "coda/nn/network.hpp"
+#include "coda/nn/workspace.hpp"
+
+namespace coda {
+
+namespace detail {
+
+/// Images per tape recording in the batched functions: bounds the arena whatever the batch.
+inline constexpr index_t explain_chunk = 8;
+
+template <class T>
+void require_finite(const T* data, index_t batch, index_t sample_size, const char* what) {
+  for (index_t n = 0; n < batch; ++n)
+    for (index_t i = 0; i < sample_size; ++i)
+      if (!std::isfinite(data[n * sample_size + i]))
+        throw argument_error(std::string("coda: ") + what + " " + std::to_string(n) +
+                             " contains a non-finite value (NaN or infinity)");
+}
+
+template <class Net>
+void require_class(index_t c) {
+  if (c < 0 || c >= Net::num_classes)
+    throw argument_error("coda: class index " + std::to_string(c) + " is outside [0, " + std::to_string(Net::num_classes) + ")");
+}
+
+template <class Net>
+void record_forward(const Net& net, const typename Net::scalar_type* images, index_t batch, record_mode m, index_t seeds,
+                    tape<typename Net::scalar_type>& t, typename Net::scalar_type* logits_out) {
+  t.prepare(m, Net::workspace_size(batch, m, seeds), Net::tape_nodes);
+  const auto* logits = net.forward(images, batch, t);
+  if (logits_out) std::copy(logits, logits + batch * Net::num_classes, logits_out);
+}
+
+/// Forward + frozen backward for `batch` images; class_of(n, k) names the class of seed k of
+/// image n. Writes [batch][seeds][input of layer Layer] contributions to `out`.
+template <std::size_t Layer, class Net, class ClassOf>
+void explain_batch(const Net& net, const typename Net::scalar_type* images, index_t batch, index_t seeds, ClassOf class_of,
+                   tape<typename Net::scalar_type>& t, typename Net::scalar_type* out,
+                   typename Net::scalar_type* logits_out) {
+  using T = typename Net::scalar_type;
+  constexpr index_t size = Net::template layer_input_shape<Layer>::size;
+  record_forward(net, images, batch, record_mode::explain, seeds, t, logits_out);
+  T* seed = t.memory().allocate(static_cast<std::size_t>(batch * seeds * Net::num_classes));
+  std::fill(seed, seed + batch * seeds * Net::num_classes, T(0));
+  for (index_t n = 0; n < batch; ++n)
+    for (index_t k = 0; k < seeds; ++k) seed[(n * seeds + k) * Net::num_classes + class_of(n, k)] = T(1);
+  const T* grad = run_backward<T>(t, Layer + 1, Net::depth + 1, backward_mode::frozen, seeds, seed, nullptr);
+  const T* act = t.node(Layer + 1).input;
+  for (index_t n = 0; n < batch; ++n)
+    for (index_t k = 0; k < seeds; ++k) {
+      const T* g = grad + (n * seeds + k) * size;
+      T* o = out + (n * seeds + k) * size;
+      for (index_t i = 0; i < size; ++i) o[i] = act[n * size + i] * g[i];
+    }
+}
+
+}  // namespace detail
+
+/// Logits [N][classes] of a batch of images [N][image_shape].
+template <class Net>
+tensor<typename Net::scalar_type, typename Net::logits_shape> predict(
+    const Net& net, tensor_view<const typename Net::scalar_type, typename Net::image_shape> images) {
+  using T = typename Net::scalar_type;
+  detail::require_finite(images.data(), images.batch(), Net::image_shape::size, "image");
+  tensor<T, typename Net::logits_shape> logits(images.batch());
+  tape<T> t;
+  for (index_t n0 = 0; n0 < images.batch(); n0 += detail::explain_chunk) {
+    const index_t nb = std::min(detail::explain_chunk, images.batch() - n0);
+    detail::record_forward(net, images.sample_data(n0), nb, record_mode::none, 0, t, logits.sample_data(n0));
+  }
+  return logits;
+}
+
+/// Contributions at the input of layer `Layer` (0: the encoded image) of class classes[n] for
+/// image n: [N][layer_input_shape<Layer>].
+template <std::size_t Layer, class Net>
+tensor<typename Net::scalar_type, typename Net::template layer_input_shape<Layer>> layer_contributions(
+    const Net& net, tensor_view<const typename Net::scalar_type, typename Net::image_shape> images,
+    const std::vector<index_t>& classes) {
+  static_assert(Layer < Net::depth, "coda::layer_contributions: the layer index is past the last layer");
+  using T = typename Net::scalar_type;
+  CODA_REQUIRE(static_cast<index_t>(classes.size()) == images.batch(),
+               "coda::contributions: one class index per image is needed (" + std::to_string(images.batch()) +
+                   " images, " + std::to_string(classes.size()) + " classes)");
+  for (index_t c : classes) detail::require_class<Net>(c);
+  detail::require_finite(images.data(), images.batch(), Net::image_shape::size, "image");
+  tensor<T, typename Net::template layer_input_shape<Layer>> out(images.batch());
+  tape<T> t;
+  for (index_t n0 = 0; n0 < images.batch(); n0 += detail::explain_chunk) {
+    const index_t nb = std::min(detail::explain_chunk, images.batch() - n0);
+    detail::explain_batch<Layer>(
+        net, images.sample_data(n0), nb, 1, [&](index_t n, index_t) { return classes[static_cast<std::size_t>(n0 + n)]; }, t,
+        out.sample_data(n0), nullptr);
+  }
+  return out;
+}
+
+/// Contributions of class classes[n] to the encoded input of image n: [N][encoded_shape].
+template <class Net>
+tensor<typename Net::scalar_type, typename Net::encoded_shape> contributions(
+    const Net& net, tensor_view<const typename Net::scalar_type, typename Net::image_shape> images,
+    const std::vector<index_t>& classes) {
+  return layer_contributions<0>(net, images, classes);
+}
+
+/// Contributions of every class from one forward pass: [N][classes][encoded_shape]; the logits
+/// of that pass are written to `logits` when given.
+template <class Net>
+tensor<typename Net::scalar_type, typename Net::contributions_shape> contributions_all(
+    const Net& net, tensor_view<const typename Net::scalar_type, typename Net::image_shape> images,
+    tensor<typename Net::scalar_type, typename Net::logits_shape>* logits = nullptr) {
+  using T = typename Net::scalar_type;
+  detail::require_finite(images.data(), images.batch(), Net::image_shape::size, "image");
+  tensor<T, typename Net::contributions_shape> out(images.batch());
+  if (logits) logits->resize(images.batch());
+  tape<T> t;
+  for (index_t n0 = 0; n0 < images.batch(); n0 += detail::explain_chunk) {
+    const index_t nb = std::min(detail::explain_chunk, images.batch() - n0);
+    detail::explain_batch<0>(net, images.sample_data(n0), nb, Net::num_classes, [](index_t, index_t k) { return k; }, t,
+                             out.sample_data(n0), logits ? logits->sample_data(n0) : nullptr);
+  }
+  return out;
+}
+
+// ---- single image, no allocation -------------------------------------------------------------
+
+/// Logits of one image, using only the workspace.
+template <class Net>
+void predict(const Net& net, const sample<typename Net::scalar_type, typename Net::image_shape>& image,
+             sample<typename Net::scalar_type, typename Net::logits_shape>& logits, workspace<Net>& ws) {
+  detail::require_finite(image.data(), 1, Net::image_shape::size, "image");
+  detail::record_forward(net, image.data(), 1, record_mode::none, 0, ws.tape(), logits.data());
+}
+
+/// Contributions of class `cls` for one image (and its logits, when given), using only the
+/// workspace.
+template <class Net>
+void explain(const Net& net, const sample<typename Net::scalar_type, typename Net::image_shape>& image, index_t cls,
+             sample<typename Net::scalar_type, typename Net::encoded_shape>& out, workspace<Net>& ws,
+             sample<typename Net::scalar_type, typename Net::logits_shape>* logits = nullptr) {
+  detail::require_class<Net>(cls);
+  detail::require_finite(image.data(), 1, Net::image_shape::size, "image");
+  detail::explain_batch<0>(net, image.data(), 1, 1, [cls](index_t, index_t) { return cls; }, ws.tape(), out.data(),
+                           logits ? logits->data() : nullptr);
+}
+
+/// Contributions of every class for one image, using only the workspace.
+template <class Net>
+void explain_all(const Net& net, const sample<typename Net::scalar_type, typename Net::image_shape>& image,
+                 sample<typename Net::scalar_type, typename Net::contributions_shape>& out, workspace<Net>& ws,
+                 sample<typename Net::scalar_type, typename Net::logits_shape>* logits = nullptr) {
+  detail::require_finite(image.data(), 1, Net::image_shape::size, "image");
+  detail::explain_batch<0>(net, image.data(), 1, Net::num_classes, [](index_t, index_t k) { return k; }, ws.tape(),
+                           out.data(), logits ? logits->data() : nullptr);
+}
+
+}  // namespace coda

@@ -1,0 +1,32 @@
+// Named networks. cifar10_9l is the paper's CIFAR-10 model "9L-S-CoDA-SQ" (docs/coda-math.md §2
+// in shared/): nine DAU layers, 7,782,816 parameters, squash norm and T = 1000 by default.
+#pragma once
+
+#include "coda/nn/network.hpp"
+
+namespace coda {
+
+template <class Scalar = float, class Norm = squash>
+using cifar10_9l = network<Scalar, shape<3, 32, 32>,                 //
+                           dau_conv<6, 16, 32, 3, 1, 1, Norm>,       //
+                           dau_conv<16, 16, 32, 3, 1, 1, Norm>,      //
+                           dau_conv<16, 32, 64, 3, 2, 1, Norm>,      //
+                           dau_conv<32, 32, 64, 3, 1, 1, Norm>,      //
+                           dau_conv<32, 32, 64, 3, 1, 1, Norm>,      //
+                           dau_conv<32, 64, 64, 3, 2, 1, Norm>,      //
+                           dau_conv<64, 64, 64, 3, 1, 1, Norm>,      //
+                           dau_conv<64, 64, 64, 3, 1, 1, Norm>,      //
+                           dau_conv<64, 10, 64, 1, 1, 0, Norm>>;
+
+/// Architecture name written to and checked against a model file's `arch` metadata; specialise
+/// it for your own networks. Networks without a name are saved as "custom".
+template <class Net>
+struct arch_name {
+  static constexpr const char* value = "custom";
+};
+template <class Scalar, class Norm>
+struct arch_name<cifar10_9l<Scalar, Norm>> {
+  static constexpr const char* value = "cifar10-9l";
+};
+
+}  // namespace coda
