@@ -13,6 +13,7 @@ namespace {
 constexpr const char* usage =
     "usage: coda-cifar10 <command> [flags]\n"
     "commands:\n"
+    "  init --out M [--seed S] [--norm squash|l2]           write a freshly initialised cifar10-9l model\n"
     "  predict --model M --input X --output Y [--explain]   logits (and contributions) of images in X\n"
     "flags common to all commands: --threads N\n"
     "see docs/cli.md for the full contract\n";
@@ -28,6 +29,7 @@ int dispatch(int argc, const char* const* argv) {
     std::cout << "coda-cifar10 " << CODA_VERSION_STRING << "\n";
     return 0;
   }
+  if (command == "init") return cifar::run_init(argc, argv);
   if (command == "predict") return cifar::run_predict(argc, argv);
   throw cifar::usage_error("unknown command '" + command + "' (try 'coda-cifar10 --help')");
 }

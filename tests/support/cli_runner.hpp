@@ -1,0 +1,65 @@
+// Runs the coda-cifar10 executable in a scratch directory and captures its exit code and output.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace coda::test {
+
+struct cli_result {
+  int exit_code;
+  std::string out;
+  std::string err;
+
+  /// Lines of stderr.
+  std::vector<std::string> error_lines() const {
+    std::vector<std::string> lines;
+    std::istringstream s(err);
+    for (std::string l; std::getline(s, l);) lines.push_back(l);
+    return lines;
+  }
+};
+
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+/// A fresh directory, removed with the object.
+class scratch_dir {
+ public:
+  scratch_dir() {
+    std::string templ = (std::filesystem::temp_directory_path() / "coda-test-XXXXXX").string();
+    if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = templ;
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Runs `CODA_CIFAR10_EXE args` (args are passed through the shell: keep them free of quotes).
+inline cli_result run_cli(const scratch_dir& dir, const std::string& args) {
+  const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
+  const std::string cmd = std::string(CODA_CIFAR10_EXE) + " " + args + " > " + out + " 2> " + err;
+  const int status = std::system(cmd.c_str());
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  return {code, read_text(out), read_text(err)};
+}
+
+}  // namespace coda::test
