@@ -15,6 +15,9 @@ constexpr const char* usage =
     "commands:\n"
     "  init --out M [--seed S] [--norm squash|l2]           write a freshly initialised cifar10-9l model\n"
     "  predict --model M --input X --output Y [--explain]   logits (and contributions) of images in X\n"
+    "  train --data DIR --out M [--epochs E] [--batch B] [--virtual-batch V] [--lr LR] ...\n"
+    "                                                        train cifar10-9l (the paper's recipe by default)\n"
+    "  eval --data DIR --model M [--limit-test N]           test accuracy of a model\n"
     "flags common to all commands: --threads N\n"
     "see docs/cli.md for the full contract\n";
 
@@ -31,6 +34,8 @@ int dispatch(int argc, const char* const* argv) {
   }
   if (command == "init") return cifar::run_init(argc, argv);
   if (command == "predict") return cifar::run_predict(argc, argv);
+  if (command == "train") return cifar::run_train(argc, argv);
+  if (command == "eval") return cifar::run_eval(argc, argv);
   throw cifar::usage_error("unknown command '" + command + "' (try 'coda-cifar10 --help')");
 }
 

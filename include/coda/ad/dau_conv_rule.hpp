@@ -1,6 +1,7 @@
 // Backward rule of the DAU convolution, and the layout of what its forward pass records.
 #pragma once
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "coda/ad/tape.hpp"
@@ -44,6 +45,14 @@ struct dau_record {
 
 }  // namespace detail
 
+/// Arena elements the DAU backward rule needs while it runs.
+template <class T>
+constexpr std::size_t dau_backward_scratch(const kernels::dau_dims& g, backward_mode m) {
+  if (m == backward_mode::frozen) return kernels::dau_explain_scratch<T>(g);
+  return kernels::dau_batch_sums<T>::size(g) +
+         std::max(kernels::dau_train_backward_scratch<T>(g), kernels::finish_dau_param_grads_scratch<T>(g));
+}
+
 /// The DAU layer's backward rule; `Layer` is a dau_conv<...> bound to input shape `In`.
 template <class Layer, class In, class T>
 void dau_conv_backward(const tape_node<T>& node, const backward_args<T>& args) {
@@ -51,15 +60,33 @@ void dau_conv_backward(const tape_node<T>& node, const backward_args<T>& args) {
   const auto& weights = *static_cast<const kernels::dau_weights<T>*>(node.op);
   if (node.recorded == record_mode::none || (args.mode != backward_mode::frozen && node.recorded != record_mode::train))
     throw std::logic_error("coda: the forward pass did not record what this backward mode needs");
-  if (args.mode != backward_mode::frozen)
-    throw std::logic_error("coda: the DAU training backward is not available in this build");
-  if (!args.grad_in) return;
   const std::size_t per_image = detail::dau_record<T>::size(g, node.recorded);
+  const index_t in_size = node.input_size, out_size = node.output_size;
+  arena<T>& mem = *args.scratch;
+
+  if (args.mode == backward_mode::frozen) {
+    if (!args.grad_in) return;
+    for (index_t n = 0; n < node.batch; ++n) {
+      const kernels::dau_state<T> s = detail::dau_record<T>::at(node.saved + n * per_image, g, node.recorded);
+      kernels::dau_explain_backward(g, weights, s.z, s.scale, args.seeds, args.grad_out + n * args.seeds * out_size,
+                                    args.grad_in + n * args.seeds * in_size, mem);
+    }
+    return;
+  }
+
+  if (args.seeds != 1) throw std::logic_error("coda: ordinary gradients carry one seed per sample");
+  const bool params = args.mode == backward_mode::train && args.param_grad;
+  scratch_scope<T> scope(mem);
+  T* base = params ? args.param_grad + node.param_offset : nullptr;
+  const kernels::dau_param_grads<T> grads{base, base + Layer::a_size, base + Layer::a_size + Layer::b_size};
+  const kernels::dau_batch_sums<T> sums = params ? kernels::dau_batch_sums<T>::carve(g, mem) : kernels::dau_batch_sums<T>{};
   for (index_t n = 0; n < node.batch; ++n) {
     const kernels::dau_state<T> s = detail::dau_record<T>::at(node.saved + n * per_image, g, node.recorded);
-    kernels::dau_explain_backward(g, weights, s.z, s.scale, args.seeds, args.grad_out + n * args.seeds * node.output_size,
-                                  args.grad_in + n * args.seeds * node.input_size, *args.scratch);
+    kernels::dau_train_backward<typename Layer::norm>(g, weights, node.input + n * in_size, s, args.grad_out + n * out_size,
+                                                      args.grad_in ? args.grad_in + n * in_size : nullptr,
+                                                      params ? &grads : nullptr, params ? &sums : nullptr, mem);
   }
+  if (params) kernels::finish_dau_param_grads(g, weights, sums, grads, mem);
 }
 
 }  // namespace coda

@@ -129,4 +129,133 @@ void dau_explain_backward(const dau_dims& g, const dau_weights<T>& p, const T* z
   }
 }
 
+/// Parameter gradients of one layer, accumulated into: a [R][J], b [J][O][R], bias [J][O].
+template <class T>
+struct dau_param_grads {
+  T* a;
+  T* b;
+  T* bias;
+};
+
+/// Sums over every position of a batch that the backward pass applies once per batch rather than
+/// once per image, because they multiply the static B and b: S_o = sum beta z z^T, s_o = sum beta z,
+/// and sum beta. Zeroed before the first image.
+template <class T>
+struct dau_batch_sums {
+  T* s_mat;     ///< [O][R][R]
+  T* s_vec;     ///< [O][R]
+  T* beta_sum;  ///< [O]
+
+  static constexpr std::size_t size(const dau_dims& g) {
+    using coda::detail::aligned_count;
+    return aligned_count<T>(g.c_out * g.rank * g.rank) + aligned_count<T>(g.c_out * g.rank) + aligned_count<T>(g.c_out);
+  }
+  static dau_batch_sums carve(const dau_dims& g, arena<T>& mem) {
+    dau_batch_sums s{mem.allocate(g.c_out * g.rank * g.rank), mem.allocate(g.c_out * g.rank), mem.allocate(g.c_out)};
+    std::fill(s.s_mat, s.s_mat + g.c_out * g.rank * g.rank, T(0));
+    std::fill(s.s_vec, s.s_vec + g.c_out * g.rank, T(0));
+    std::fill(s.beta_sum, s.beta_sum + g.c_out, T(0));
+    return s;
+  }
+};
+
+template <class T>
+constexpr std::size_t dau_train_backward_scratch(const dau_dims& g) {
+  using coda::detail::aligned_count;
+  const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank;
+  const std::size_t buffers = 2 * aligned_count<T>(J * P) + 2 * aligned_count<T>(O * R * P) + 2 * aligned_count<T>(O * P) +
+                              aligned_count<T>(R * P);
+  const std::size_t g1 = std::max({gemm_scratch<T>(R, P, O * R), gemm_scratch<T>(R, P, O), gemm_scratch<T>(J, O * R, P),
+                                   gemm_scratch<T>(J, O, P)});
+  const std::size_t g2 = std::max({gemm_scratch<T>(O * R, R, P), gemm_scratch<T>(R, J, P), gemm_scratch<T>(J, P, O * R),
+                                   gemm_scratch<T>(J, P, O), gemm_scratch<T>(J, P, R)});
+  return buffers + std::max(g1, g2);
+}
+
+/// Backward of one image with the dynamic weights differentiated. With
+///   alpha_{o,q} = g scale(n2),  beta_{o,q} = 2 g d scale'(n2),  so that dL/dw_o = alpha x + beta w_o,
+/// every term is a GEMM over (alpha (x) z) or (beta (x) z) and nothing of size O*J per position is
+/// formed. Writes grad_in (when not null); accumulates into `grads` and `sums` (when not null;
+/// finish_dau_param_grads() completes them once per batch).
+template <class Norm, class T>
+void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, const T* x, const dau_state<T>& s, const T* grad_out,
+                        T* grad_in, const dau_param_grads<T>* grads, const dau_batch_sums<T>* sums, arena<T>& scratch) {
+  const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank;
+  scratch_scope<T> scope(scratch);
+  T* cols = scratch.allocate(J * P);
+  T* alpha = scratch.allocate(O * P);
+  T* beta = scratch.allocate(O * P);
+  T* alpha_z = scratch.allocate(O * R * P);
+  T* beta_z = scratch.allocate(O * R * P);
+  T* gz = scratch.allocate(R * P);
+  im2col(g.conv, x, cols, P, 0, P);
+  for (index_t i = 0; i < O * P; ++i) {
+    alpha[i] = grad_out[i] * s.scale[i];
+    beta[i] = T(2) * grad_out[i] * s.d[i] * Norm::dscale(s.n2[i]);
+  }
+  std::fill(gz, gz + R * P, T(0));
+  for (index_t o = 0; o < O; ++o)
+    for (index_t r = 0; r < R; ++r) {
+      const T* zr = s.z + r * P;
+      const T* tr = s.t + (o * R + r) * P;
+      const T* ao = alpha + o * P;
+      const T* bo = beta + o * P;
+      T* az = alpha_z + (o * R + r) * P;
+      T* bz = beta_z + (o * R + r) * P;
+      T* gzr = gz + r * P;
+      for (index_t q = 0; q < P; ++q) {
+        az[q] = ao[q] * zr[q];
+        bz[q] = bo[q] * zr[q];
+        gzr[q] += ao[q] * tr[q];
+      }
+    }
+  // dL/dz += sum_o beta_o (G_o z + B_o^T b_o); G_o is symmetric, so G read transposed is G.
+  gemm<T>(R, P, O * R, transposed(p.gram, R), row_major(beta_z, P), gz, P, true, scratch);
+  gemm<T>(R, P, O, transposed(p.gram_bias, R), row_major(beta, P), gz, P, true, scratch);
+  if (grads) {
+    gemm<T>(J, O * R, P, row_major(cols, P), transposed(alpha_z, P), grads->b, O * R, true, scratch);
+    gemm<T>(J, O, P, row_major(cols, P), transposed(alpha, P), grads->bias, O, true, scratch);
+    gemm<T>(R, J, P, row_major(gz, P), transposed(cols, P), grads->a, J, true, scratch);
+    gemm<T>(O * R, R, P, row_major(beta_z, P), transposed(s.z, P), sums->s_mat, R, true, scratch);
+    for (index_t i = 0; i < O * R; ++i)
+      for (index_t q = 0; q < P; ++q) sums->s_vec[i] += beta_z[i * P + q];
+    for (index_t o = 0; o < O; ++o)
+      for (index_t q = 0; q < P; ++q) sums->beta_sum[o] += beta[o * P + q];
+  }
+  if (grad_in) {
+    // dL/dpatch = sum_o alpha_o w_o + A^T dL/dz = B (alpha (x) z) + b alpha + A^T dL/dz.
+    T* gcols = scratch.allocate(J * P);
+    gemm<T>(J, P, O * R, row_major(p.b, O * R), row_major(alpha_z, P), gcols, P, false, scratch);
+    gemm<T>(J, P, O, row_major(p.bias, O), row_major(alpha, P), gcols, P, true, scratch);
+    gemm<T>(J, P, R, transposed(p.a, J), row_major(gz, P), gcols, P, true, scratch);
+    std::fill(grad_in, grad_in + g.conv.image_size(), T(0));
+    col2im_add(g.conv, gcols, P, 0, P, grad_in);
+  }
+}
+
+/// Applies the batch sums: dL/dB_o += B_o S_o + b_o s_o^T and dL/db_o += B_o s_o + b_o sum beta.
+template <class T>
+void finish_dau_param_grads(const dau_dims& g, const dau_weights<T>& p, const dau_batch_sums<T>& sums,
+                            const dau_param_grads<T>& grads, arena<T>& scratch) {
+  const index_t J = g.patch_size(), O = g.c_out, R = g.rank;
+  for (index_t o = 0; o < O; ++o) {
+    gemm<T>(J, R, R, {p.b + o * R, O * R, 1}, row_major(sums.s_mat + o * R * R, R), grads.b + o * R, O * R, true, scratch);
+    const T* sv = sums.s_vec + o * R;
+    for (index_t j = 0; j < J; ++j) {
+      const index_t c = j * O + o;
+      T dot = 0;
+      for (index_t r = 0; r < R; ++r) {
+        grads.b[c * R + r] += p.bias[c] * sv[r];
+        dot += p.b[c * R + r] * sv[r];
+      }
+      grads.bias[c] += dot + p.bias[c] * sums.beta_sum[o];
+    }
+  }
+}
+
+template <class T>
+constexpr std::size_t finish_dau_param_grads_scratch(const dau_dims& g) {
+  return gemm_scratch<T>(g.patch_size(), g.rank, g.rank);
+}
+
 }  // namespace coda::kernels

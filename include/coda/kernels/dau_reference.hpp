@@ -76,4 +76,42 @@ void dau_explain_reference(const dau_dims& g, const dau_weights<T>& p, const T* 
   }
 }
 
+/// Full backward of one image (dynamic weights differentiated): writes grad_in (when not null)
+/// and accumulates the parameter gradients grad_a [R][J], grad_b [J][O][R], grad_bias [J][O]
+/// (when not null), for grad_out [O][P].
+template <class Norm, class T>
+void dau_backward_reference(const dau_dims& g, const dau_weights<T>& p, const T* x, const T* grad_out, T* grad_in, T* grad_a,
+                            T* grad_b, T* grad_bias) {
+  const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank;
+  if (grad_in) std::fill(grad_in, grad_in + g.conv.image_size(), T(0));
+  std::vector<T> gz(R), gpatch(J);
+  for (index_t q = 0; q < P; ++q) {
+    const detail::reference_position<T> at(g, p, x, q);
+    std::fill(gz.begin(), gz.end(), T(0));
+    std::fill(gpatch.begin(), gpatch.end(), T(0));
+    for (index_t o = 0; o < O; ++o) {
+      // y = d * scale(n2): dy/dw = scale * x + d * scale'(n2) * 2w, and dy/dx (direct) = scale * w.
+      const T go = grad_out[o * P + q];
+      const T alpha = go * Norm::scale(at.n2[o]), beta = T(2) * go * at.d[o] * Norm::dscale(at.n2[o]);
+      for (index_t j = 0; j < J; ++j) {
+        const T w = at.w[o * J + j];
+        const T gw = alpha * at.patch[j] + beta * w;
+        gpatch[j] += alpha * w;
+        const index_t c = j * O + o;
+        for (index_t r = 0; r < R; ++r) {
+          gz[r] += p.b[c * R + r] * gw;
+          if (grad_b) grad_b[c * R + r] += gw * at.z[r];
+        }
+        if (grad_bias) grad_bias[c] += gw;
+      }
+    }
+    for (index_t r = 0; r < R; ++r)
+      for (index_t j = 0; j < J; ++j) {
+        if (grad_a) grad_a[r * J + j] += gz[r] * at.patch[j];
+        gpatch[j] += p.a[r * J + j] * gz[r];
+      }
+    if (grad_in) col2im_add(g.conv, gpatch.data(), 1, q, 1, grad_in);
+  }
+}
+
 }  // namespace coda::kernels

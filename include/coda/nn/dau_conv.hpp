@@ -81,8 +81,8 @@ struct dau_conv {
   }
   /// Arena elements a backward pass needs only while it runs.
   template <class In, class T>
-  static constexpr std::size_t backward_scratch(backward_mode) {
-    return kernels::dau_explain_scratch<T>(dims<In>());
+  static constexpr std::size_t backward_scratch(backward_mode m) {
+    return dau_backward_scratch<T>(dims<In>(), m);
   }
 
   /// Forward over a batch; records on `t` according to its mode. `out` has batch * output size.

@@ -19,6 +19,7 @@
 #include "coda/nn/add_inverse.hpp"
 #include "coda/nn/dau_conv.hpp"
 #include "coda/nn/logit_head.hpp"
+#include "coda/nn/loss.hpp"
 
 namespace coda {
 
@@ -126,9 +127,12 @@ class network {
   static constexpr std::size_t tape_nodes = depth + 2;
 
   /// Arena elements for a forward pass of `batch` images recorded in mode m, followed by
-  /// backward passes carrying `seeds` gradients per image (0: no backward pass).
-  static constexpr std::size_t workspace_size(index_t batch, record_mode m, index_t seeds) {
+  /// backward passes carrying `seeds` gradients per image (0: no backward pass). A train-mode
+  /// recording is differentiated with backward_mode::train or ::input; with `with_loss` its
+  /// backward pass starts from a loss recorded by record_loss(), otherwise from the logits.
+  static constexpr std::size_t workspace_size(index_t batch, record_mode m, index_t seeds, bool with_loss = false) {
     using coda::detail::aligned_count;
+    const backward_mode bm = m == record_mode::train ? backward_mode::train : backward_mode::frozen;
     std::size_t kept = aligned_count<Scalar>(batch * encoded_shape::size) + aligned_count<Scalar>(batch * num_classes);
     std::size_t fwd_scratch = 0, bwd_scratch = 0;
     index_t largest_input = encoded_shape::size;
@@ -138,15 +142,22 @@ class network {
           using In = layer_input_shape<i>;
           kept += aligned_count<Scalar>(batch * L::template output_shape<In>::size) + L::template recorded_size<In, Scalar>(batch, m);
           fwd_scratch = std::max(fwd_scratch, L::template forward_scratch<In, Scalar>(m));
-          bwd_scratch = std::max(bwd_scratch, L::template backward_scratch<In, Scalar>(backward_mode::frozen));
+          bwd_scratch = std::max(bwd_scratch, L::template backward_scratch<In, Scalar>(bm));
           largest_input = std::max(largest_input, L::template output_shape<In>::size);
         },
         std::make_index_sequence<depth>{});
     if (seeds == 0) return kept + fwd_scratch;
-    const std::size_t backward = aligned_count<Scalar>(batch * seeds * num_classes) +
-                                 backward_buffers_size<Scalar>(batch * largest_input, seeds) + bwd_scratch;
+    std::size_t seed_buffer = aligned_count<Scalar>(batch * seeds * num_classes);
+    if (with_loss) {
+      kept += loss_workspace<Scalar>(batch);
+      seed_buffer = aligned_count<Scalar>(batch);
+    }
+    const std::size_t backward = seed_buffer + backward_buffers_size<Scalar>(batch * largest_input, seeds) + bwd_scratch;
     return kept + std::max(fwd_scratch, backward);
   }
+
+  /// Nodes of a training recording: the forward pass and the loss.
+  static constexpr std::size_t training_tape_nodes = depth + 3;
 
   /// Workspace of the embedded single-image path: forward plus the explanation of every class.
   static constexpr std::size_t embedded_workspace_size = workspace_size(1, record_mode::explain, num_classes);

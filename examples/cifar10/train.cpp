@@ -1,0 +1,173 @@
+// coda-cifar10 train / eval (docs/cli.md).
+#include <coda/io/checkpoint.hpp>
+#include <coda/nn/init.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "data.hpp"
+#include "evaluate.hpp"
+#include "model_dispatch.hpp"
+
+namespace cifar {
+
+namespace {
+
+struct train_options {
+  std::string data, out, format, init, checkpoint_dir;
+  coda::index_t epochs, limit_train, limit_test, checkpoint_every;
+  std::uint64_t seed;
+  bool augment, shuffle, resume;
+  coda::training_settings settings;
+  coda::model_overrides model;
+
+  /// The settings a resumed run must share with the run that wrote the checkpoint.
+  std::string run_description() const {
+    std::ostringstream s;
+    s.precision(17);
+    s << "optimizer=" << (settings.optimizer == coda::optimizer_kind::adam ? "adam" : "sgd") << " lr=" << settings.lr
+      << " momentum=" << settings.momentum << " lr_step=" << settings.lr_step << " lr_decay=" << settings.lr_decay
+      << " batch=" << settings.batch << " virtual_batch=" << settings.virtual_batch
+      << " loss=" << (settings.loss == coda::loss_kind::binary_cross_entropy ? "bce" : "ce") << " seed=" << seed
+      << " augment=" << augment << " shuffle=" << shuffle << " limit_train=" << limit_train;
+    return s.str();
+  }
+  std::string checkpoint_path() const { return checkpoint_dir + "/checkpoint.safetensors"; }
+};
+
+train_options parse_train(const args& a) {
+  train_options o;
+  o.data = a.required("data");
+  o.out = a.required("out");
+  o.format = a.choice("format", "auto", {"auto", "binary", "folder"});
+  o.epochs = a.integer("epochs", 200, 0, 1000000);
+  o.limit_train = a.integer("limit-train", 0, 0, 1LL << 40);
+  o.limit_test = a.integer("limit-test", 0, 0, 1LL << 40);
+  o.seed = static_cast<std::uint64_t>(a.integer("seed", 0, 0, std::numeric_limits<long long>::max()));
+  o.augment = !a.has("no-augment");
+  o.shuffle = !a.has("no-shuffle");
+  o.init = a.optional("init").value_or("");
+  o.checkpoint_dir = a.optional("checkpoint-dir").value_or("");
+  o.checkpoint_every = a.integer("checkpoint-every", 0, 0, 1LL << 40);
+  o.resume = a.has("resume");
+  if (o.resume && o.checkpoint_dir.empty()) throw usage_error("--resume needs --checkpoint-dir");
+  if (o.checkpoint_every && o.checkpoint_dir.empty()) throw usage_error("--checkpoint-every needs --checkpoint-dir");
+  auto& s = o.settings;
+  s.batch = a.integer("batch", 8, 1, 1 << 20);
+  s.virtual_batch = a.integer("virtual-batch", 16, 1, 1 << 30);
+  if (s.virtual_batch < s.batch || s.virtual_batch % s.batch != 0)
+    throw usage_error("--virtual-batch must be a positive multiple of --batch");
+  s.lr = a.number("lr", 2.5e-4, 1e-12, 1e3);
+  s.optimizer = a.choice("optimizer", "adam", {"adam", "sgd"}) == "adam" ? coda::optimizer_kind::adam : coda::optimizer_kind::sgd;
+  s.momentum = a.number("momentum", 0.9, 0, 1);
+  s.lr_step = a.integer("lr-step", 30, 1, 1LL << 40);
+  s.lr_decay = a.number("lr-decay", 1.5, 1e-6, 1e6);
+  s.loss = a.choice("loss", "bce", {"bce", "ce"}) == "bce" ? coda::loss_kind::binary_cross_entropy : coda::loss_kind::cross_entropy;
+  o.model = model_flags(a);
+  return o;
+}
+
+/// The starting network: from --init (its metadata, unless flags override) or freshly
+/// initialised from the seed.
+template <class Net>
+Net initial_network(const train_options& o) {
+  if (!o.init.empty()) return coda::load_model<Net>(o.init, o.model);
+  Net net(static_cast<float>(o.model.temperature.value_or(1000)), static_cast<float>(o.model.logit_bias.value_or(std::log(1.0 / 9.0))));
+  coda::init_uniform(net, o.seed);
+  return net;
+}
+
+template <class Net>
+int train_with(const train_options& o) {
+  const auto train = load_split(o.data, o.format, coda::dataset_split::train, o.limit_train);
+  const auto test = load_split(o.data, o.format, coda::dataset_split::test, o.limit_test);
+  Net net = initial_network<Net>(o);
+  coda::trainer<Net> tr(net, o.settings);
+  coda::training_progress at;
+  at.seed = o.seed;
+  if (!o.checkpoint_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.checkpoint_dir, ec);
+    if (ec) throw coda::io_error(o.checkpoint_dir + ": cannot create the checkpoint directory: " + ec.message());
+  }
+  if (o.resume && coda::detail::file_exists(o.checkpoint_path())) {
+    at = coda::load_checkpoint(o.checkpoint_path(), net, tr, o.run_description(), o.model);
+    std::cout << "resuming from " << o.checkpoint_path() << " at epoch " << at.epoch + 1 << ", mini-batch "
+              << at.batches_done << "\n";
+  }
+  const coda::index_t n = train.size(), batches = (n + o.settings.batch - 1) / o.settings.batch;
+  std::vector<float> images(static_cast<std::size_t>(o.settings.batch * coda::cifar_image_bytes));
+  std::vector<int> labels(static_cast<std::size_t>(o.settings.batch));
+  std::vector<float> logits(static_cast<std::size_t>(o.settings.batch * Net::num_classes));
+  double test_accuracy = -1;
+  for (coda::index_t epoch = at.epoch; epoch < o.epochs; ++epoch) {
+    const auto order = epoch_order(n, o.seed, epoch, o.shuffle);
+    progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), n);
+    double loss_sum = 0;
+    coda::index_t seen = 0, correct = 0;
+    for (coda::index_t b = at.epoch == epoch ? at.batches_done : 0; b < batches; ++b) {
+      const coda::index_t first = b * o.settings.batch, m = std::min(o.settings.batch, n - first);
+      prepare_batch(train, order, first, m, o.augment, o.seed, epoch, images.data(), labels.data());
+      loss_sum += tr.train_batch(images.data(), labels.data(), m, epoch, logits.data()) * double(m);
+      for (coda::index_t k = 0; k < m; ++k) {
+        const float* l = logits.data() + k * Net::num_classes;
+        correct += std::max_element(l, l + Net::num_classes) - l == labels[static_cast<std::size_t>(k)];
+      }
+      seen += m;
+      bar.update(first + m, loss_sum / double(seen), double(correct) / double(seen));
+      if (o.checkpoint_every && tr.pending() == 0 && tr.steps() % o.checkpoint_every == 0 && b + 1 < batches)
+        coda::save_checkpoint(o.checkpoint_path(), net, tr, {epoch, b + 1, o.seed}, o.run_description());
+    }
+    tr.flush(epoch);
+    bar.finish();
+    test_accuracy = accuracy(net, test, "test");
+    std::printf("epoch %td/%td  loss %.4f  train acc %.2f%%  test acc %.2f%%  lr %.3g  %.1fs\n", epoch + 1, o.epochs,
+                seen ? loss_sum / double(seen) : 0.0, seen ? 100.0 * double(correct) / double(seen) : 0.0,
+                100 * test_accuracy, tr.lr(epoch), bar.seconds());
+    std::fflush(stdout);
+    if (!o.checkpoint_dir.empty())
+      coda::save_checkpoint(o.checkpoint_path(), net, tr, {epoch + 1, 0, o.seed}, o.run_description());
+  }
+  if (test_accuracy < 0) test_accuracy = accuracy(net, test, "test");
+  coda::save_model(net, o.out);
+  std::printf("test accuracy: %.2f%%\n", 100 * test_accuracy);
+  return 0;
+}
+
+}  // namespace
+
+int run_train(int argc, const char* const* argv) {
+  const args a("train",
+               {{"data", true}, {"out", true}, {"epochs", true}, {"batch", true}, {"virtual-batch", true}, {"lr", true},
+                {"optimizer", true}, {"momentum", true}, {"lr-step", true}, {"lr-decay", true}, {"temperature", true},
+                {"logit-bias", true}, {"norm", true}, {"init", true}, {"seed", true}, {"no-augment", false},
+                {"no-shuffle", false}, {"limit-train", true}, {"limit-test", true}, {"checkpoint-dir", true},
+                {"checkpoint-every", true}, {"resume", false}, {"format", true}, {"loss", true}, {"threads", true}},
+               argc, argv, 2);
+  thread_count(a);
+  const train_options o = parse_train(a);
+  std::string norm = o.model.norm.value_or("squash");
+  if (!o.init.empty() && !o.model.norm) norm = coda::read_model_metadata(coda::safetensors_file::read(o.init)).norm;
+  return norm == "l2" ? train_with<coda::cifar10_9l<float, coda::l2>>(o) : train_with<coda::cifar10_9l<float, coda::squash>>(o);
+}
+
+int run_eval(int argc, const char* const* argv) {
+  const args a("eval",
+               {{"data", true}, {"model", true}, {"limit-test", true}, {"format", true}, {"threads", true}, {"norm", true},
+                {"temperature", true}, {"logit-bias", true}},
+               argc, argv, 2);
+  thread_count(a);
+  const std::string data = a.required("data"), model = a.required("model");
+  const std::string format = a.choice("format", "auto", {"auto", "binary", "folder"});
+  const auto limit = a.integer("limit-test", 0, 0, 1LL << 40);
+  const auto file = coda::safetensors_file::read(model);
+  const auto test = load_split(data, format, coda::dataset_split::test, limit);
+  const double acc = with_model(file, model_flags(a), [&](const auto& net) { return accuracy(net, test, "test"); });
+  std::printf("test accuracy: %.2f%%\n", 100 * acc);
+  return 0;
+}
+
+}  // namespace cifar

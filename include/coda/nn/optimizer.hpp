@@ -1,0 +1,92 @@
+// Optimisers with PyTorch's exact update rules (torch.optim.Adam with its defaults, no weight
+// decay or amsgrad; torch.optim.SGD with momentum, no dampening, no Nesterov) and the paper's
+// step learning-rate schedule. They work on the flat parameter vector of a network, in plain
+// loops: Eigen's vectorised sqrt is an approximation (rsqrt + Newton step), and the updates are
+// meant to round like PyTorch's.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "coda/core/error.hpp"
+#include "coda/core/shape.hpp"
+#include "coda/detail/aligned_allocator.hpp"
+
+namespace coda {
+
+/// lr(epoch) = base * decay^(-floor(epoch / step)).
+inline double scheduled_lr(double base, double decay, index_t step, index_t epoch) {
+  CODA_REQUIRE(step > 0 && decay > 0, "coda::scheduled_lr: step and decay must be positive");
+  return base * std::pow(decay, -double(epoch / step));
+}
+
+template <class T>
+class adam {
+ public:
+  static constexpr const char* name = "adam";
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+
+  explicit adam(index_t size) : exp_avg_(static_cast<std::size_t>(size), T(0)), exp_avg_sq_(exp_avg_.size(), T(0)) {}
+
+  /// params -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps), as torch.optim.Adam.
+  void step(T* params, const T* grads, double lr) {
+    ++steps_;
+    const double bc1 = 1 - std::pow(beta1, double(steps_)), bc2 = 1 - std::pow(beta2, double(steps_));
+    // (1 - beta) is formed in double, then rounded, as torch does with its Python-float alphas.
+    const T b1 = T(beta1), b2 = T(beta2), c1 = T(1 - beta1), c2 = T(1 - beta2);
+    const T step_size = T(lr / bc1), bc2_sqrt = T(std::sqrt(bc2)), e = T(eps);
+    T* m = exp_avg_.data();
+    T* v = exp_avg_sq_.data();
+    for (std::size_t i = 0; i < exp_avg_.size(); ++i) {
+      m[i] = m[i] * b1 + grads[i] * c1;
+      v[i] = v[i] * b2 + grads[i] * grads[i] * c2;
+      params[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + e);
+    }
+  }
+
+  std::int64_t steps() const { return steps_; }
+  void set_steps(std::int64_t s) { steps_ = s; }
+  T* exp_avg() { return exp_avg_.data(); }
+  T* exp_avg_sq() { return exp_avg_sq_.data(); }
+  const T* exp_avg() const { return exp_avg_.data(); }
+  const T* exp_avg_sq() const { return exp_avg_sq_.data(); }
+  index_t size() const { return static_cast<index_t>(exp_avg_.size()); }
+
+ private:
+  detail::aligned_vector<T> exp_avg_, exp_avg_sq_;
+  std::int64_t steps_ = 0;
+};
+
+template <class T>
+class sgd {
+ public:
+  static constexpr const char* name = "sgd";
+  double momentum = 0.9;
+
+  explicit sgd(index_t size) : buffer_(static_cast<std::size_t>(size), T(0)) {}
+
+  /// b = g on the first step, b = momentum * b + g afterwards; params -= lr * b (torch.optim.SGD).
+  void step(T* params, const T* grads, double lr) {
+    const bool first = steps_ == 0 || momentum == 0;
+    const T mu = T(momentum), rate = T(lr);
+    T* b = buffer_.data();
+    for (std::size_t i = 0; i < buffer_.size(); ++i) {
+      b[i] = first ? grads[i] : b[i] * mu + grads[i];
+      params[i] -= rate * b[i];
+    }
+    ++steps_;
+  }
+
+  std::int64_t steps() const { return steps_; }
+  void set_steps(std::int64_t s) { steps_ = s; }
+  T* momentum_buffer() { return buffer_.data(); }
+  const T* momentum_buffer() const { return buffer_.data(); }
+  index_t size() const { return static_cast<index_t>(buffer_.size()); }
+
+ private:
+  detail::aligned_vector<T> buffer_;
+  std::int64_t steps_ = 0;
+};
+
+}  // namespace coda

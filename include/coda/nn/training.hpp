@@ -1,0 +1,119 @@
+// Training: gradients of a loss through the tape, and the paper's training loop step with
+// virtual batches (gradients of virtual_batch / batch mini-batches accumulated, each mini-batch's
+// loss scaled by batch / virtual_batch, then one optimiser step).
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "coda/attribution/contributions.hpp"
+#include "coda/nn/loss.hpp"
+#include "coda/nn/optimizer.hpp"
+
+namespace coda {
+
+/// Adds to `grad` (flat, Net::parameter_count) the gradient of the loss of `batch` images and
+/// returns the loss (sum of the per-sample terms; see record_loss for `scale` and `mean_over`).
+/// The logits of the pass are copied to `logits_out` when given.
+template <class Net>
+double accumulate_gradients(const Net& net, const typename Net::scalar_type* images, const int* labels, index_t batch,
+                            loss_kind kind, double scale, index_t mean_over, tape<typename Net::scalar_type>& t,
+                            typename Net::scalar_type* grad, typename Net::scalar_type* logits_out = nullptr) {
+  using T = typename Net::scalar_type;
+  t.prepare(record_mode::train, Net::workspace_size(batch, record_mode::train, 1, true), Net::training_tape_nodes);
+  const T* logits = net.forward(images, batch, t);
+  if (logits_out) std::copy(logits, logits + batch * Net::num_classes, logits_out);
+  const double loss = record_loss(t, kind, logits, batch, Net::num_classes, labels, scale, mean_over);
+  T* seed = t.memory().allocate(static_cast<std::size_t>(batch));
+  std::fill(seed, seed + batch, T(1));
+  // Node 0 is the AddInverse encoding: nothing to learn there, and nobody needs the image gradient.
+  run_backward<T>(t, 1, t.size() - 1, backward_mode::train, 1, seed, grad, false);
+  return loss;
+}
+
+enum class optimizer_kind { adam, sgd };
+
+struct training_settings {
+  loss_kind loss = loss_kind::binary_cross_entropy;
+  optimizer_kind optimizer = optimizer_kind::adam;
+  double lr = 2.5e-4;
+  double momentum = 0.9;  ///< SGD only
+  index_t lr_step = 30;   ///< epochs between learning-rate decays
+  double lr_decay = 1.5;
+  index_t batch = 8;
+  index_t virtual_batch = 16;  ///< a multiple of batch
+};
+
+template <class Net>
+class trainer {
+ public:
+  using T = typename Net::scalar_type;
+  /// Images per tape recording.
+  static constexpr index_t chunk = 8;
+
+  trainer(Net& net, const training_settings& s) : net_(net), settings_(s), grad_(Net::parameter_count, T(0)) {
+    CODA_REQUIRE(s.batch > 0 && s.virtual_batch >= s.batch && s.virtual_batch % s.batch == 0,
+                 "coda::trainer: the virtual batch must be a positive multiple of the batch");
+    CODA_REQUIRE(s.lr > 0 && std::isfinite(s.lr), "coda::trainer: the learning rate must be positive");
+    CODA_REQUIRE(s.lr_step > 0 && s.lr_decay > 0 && std::isfinite(s.lr_decay),
+                 "coda::trainer: the learning-rate step and decay must be positive");
+    CODA_REQUIRE(s.momentum >= 0 && s.momentum <= 1, "coda::trainer: the momentum must be in [0, 1]");
+    if (s.optimizer == optimizer_kind::adam) {
+      optimizer_.template emplace<adam<T>>(Net::parameter_count);
+    } else {
+      optimizer_.template emplace<sgd<T>>(Net::parameter_count);
+      std::get<sgd<T>>(optimizer_).momentum = s.momentum;
+    }
+  }
+
+  /// One mini-batch of `n` <= batch images: accumulates its gradient, its loss scaled by
+  /// batch / virtual_batch, and steps once a virtual batch is complete. Returns the mini-batch's
+  /// mean loss (unscaled); its logits go to `logits_out` when given.
+  double train_batch(const T* images, const int* labels, index_t n, index_t epoch, T* logits_out = nullptr) {
+    CODA_REQUIRE(n > 0 && n <= settings_.batch, "coda::trainer: a mini-batch holds 1 to `batch` images");
+    const double scale = double(settings_.batch) / double(settings_.virtual_batch);
+    double loss = 0;
+    // Recorded in chunks: the memory of a step is that of `chunk` images whatever the batch.
+    for (index_t first = 0; first < n; first += chunk) {
+      const index_t m = std::min(chunk, n - first);
+      loss += accumulate_gradients(net_, images + first * Net::image_shape::size, labels + first, m, settings_.loss, scale, n,
+                                   tape_, grad_.data(), logits_out ? logits_out + first * Net::num_classes : nullptr);
+    }
+    if (++pending_ == settings_.virtual_batch / settings_.batch) step(epoch);
+    return loss / scale;
+  }
+
+  /// Takes the step of a partly accumulated virtual batch (end of an epoch); false if none was due.
+  bool flush(index_t epoch) {
+    if (pending_ == 0) return false;
+    step(epoch);
+    return true;
+  }
+
+  double lr(index_t epoch) const { return scheduled_lr(settings_.lr, settings_.lr_decay, settings_.lr_step, epoch); }
+  const training_settings& settings() const { return settings_; }
+  index_t pending() const { return pending_; }
+  std::int64_t steps() const {
+    return std::visit([](const auto& o) { return o.steps(); }, optimizer_);
+  }
+  std::variant<adam<T>, sgd<T>>& optimizer() { return optimizer_; }
+  const std::variant<adam<T>, sgd<T>>& optimizer() const { return optimizer_; }
+
+ private:
+  void step(index_t epoch) {
+    const double rate = lr(epoch);
+    net_.update_parameters([&](T* p, index_t) { std::visit([&](auto& o) { o.step(p, grad_.data(), rate); }, optimizer_); });
+    std::fill(grad_.begin(), grad_.end(), T(0));
+    pending_ = 0;
+  }
+
+  Net& net_;
+  training_settings settings_;
+  coda::detail::aligned_vector<T> grad_;
+  std::variant<adam<T>, sgd<T>> optimizer_{std::in_place_type<adam<T>>, 0};
+  tape<T> tape_;
+  index_t pending_ = 0;
+};
+
+}  // namespace coda
