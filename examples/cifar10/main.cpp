@@ -18,6 +18,8 @@ constexpr const char* usage =
     "  train --data DIR --out M [--epochs E] [--batch B] [--virtual-batch V] [--lr LR] ...\n"
     "                                                        train cifar10-9l (the paper's recipe by default)\n"
     "  eval --data DIR --model M [--limit-test N]           test accuracy of a model\n"
+    "  explain --model M (--image FILE | --data DIR --index I) --out PNG [--class C]\n"
+    "                                                        picture of the contributions, top-3 classes\n"
     "flags common to all commands: --threads N\n"
     "see docs/cli.md for the full contract\n";
 
@@ -36,6 +38,7 @@ int dispatch(int argc, const char* const* argv) {
   if (command == "predict") return cifar::run_predict(argc, argv);
   if (command == "train") return cifar::run_train(argc, argv);
   if (command == "eval") return cifar::run_eval(argc, argv);
+  if (command == "explain") return cifar::run_explain(argc, argv);
   throw cifar::usage_error("unknown command '" + command + "' (try 'coda-cifar10 --help')");
 }
 

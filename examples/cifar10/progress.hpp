@@ -1,5 +1,6 @@
-// Progress of long work: a plain line to stderr every few seconds (and at the end), with the rate,
-// the ETA and the running loss and accuracy when known.
+// Progress of long work (training, evaluation, decoding). On a terminal: one bar redrawn in
+// place with the rate, the ETA and the running loss and accuracy. Otherwise (a log file, a
+// pipe): a plain line every 10 seconds and one at the end.
 #pragma once
 
 #include <chrono>
@@ -12,17 +13,20 @@ namespace cifar {
 class progress {
  public:
   progress(std::string what, coda::index_t total);
-  /// `done` of `total` items; loss < 0 means unknown.
-  void update(coda::index_t done, double loss, double accuracy);
+  /// `done` of `total` items; a negative loss or accuracy is not shown.
+  void update(coda::index_t done, double loss = -1, double accuracy = -1);
+  /// Final state: a complete line ("took" instead of "eta").
   void finish();
+  void set_total(coda::index_t total) { total_ = total; }
   double seconds() const;
 
  private:
-  void print(bool final);
+  std::string line(bool final) const;
 
   std::string what_;
   coda::index_t total_, done_ = 0;
   double loss_ = -1, accuracy_ = -1;
+  bool tty_;
   std::chrono::steady_clock::time_point start_, last_;
 };
 

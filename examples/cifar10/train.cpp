@@ -1,8 +1,11 @@
 // coda-cifar10 train / eval (docs/cli.md).
+#include <coda/io/augment.hpp>
 #include <coda/io/checkpoint.hpp>
 #include <coda/nn/init.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <future>
 #include <iostream>
 #include <sstream>
 
@@ -16,9 +19,37 @@ namespace cifar {
 
 namespace {
 
+struct batch_buffers {
+  explicit batch_buffers(coda::index_t batch)
+      : images(static_cast<std::size_t>(batch * coda::cifar_image_bytes)), labels(static_cast<std::size_t>(batch)) {}
+  std::vector<float> images;
+  std::vector<int> labels;
+};
+
+/// --log FILE: one CSV row per epoch, appended (a resumed run continues the same file).
+class csv_log {
+ public:
+  explicit csv_log(const std::string& path) {
+    if (path.empty()) return;
+    const bool fresh = !coda::detail::file_exists(path);
+    file_.open(path, std::ios::app);
+    if (!file_) throw coda::io_error(path + ": cannot open the log file for writing");
+    if (fresh) file_ << "epoch,loss,train_accuracy,test_accuracy,lr,seconds\n" << std::flush;
+  }
+  void row(coda::index_t epoch, double loss, double train_acc, double test_acc, double lr, double seconds) {
+    if (!file_.is_open()) return;
+    file_ << epoch << ',' << loss << ',' << train_acc << ',' << test_acc << ',' << lr << ',' << seconds << '\n' << std::flush;
+    if (!file_) throw coda::io_error("cannot write to the log file");
+  }
+
+ private:
+  std::ofstream file_;
+};
+
 struct train_options {
-  std::string data, out, format, init, checkpoint_dir;
+  std::string data, out, format, init, checkpoint_dir, log;
   coda::index_t epochs, limit_train, limit_test, checkpoint_every;
+  int threads;
   std::uint64_t seed;
   bool augment, shuffle, resume;
   coda::training_settings settings;
@@ -42,6 +73,7 @@ train_options parse_train(const args& a) {
   train_options o;
   o.data = a.required("data");
   o.out = a.required("out");
+  o.threads = thread_count(a);
   o.format = a.choice("format", "auto", {"auto", "binary", "folder"});
   o.epochs = a.integer("epochs", 200, 0, 1000000);
   o.limit_train = a.integer("limit-train", 0, 0, 1LL << 40);
@@ -51,6 +83,7 @@ train_options parse_train(const args& a) {
   o.shuffle = !a.has("no-shuffle");
   o.init = a.optional("init").value_or("");
   o.checkpoint_dir = a.optional("checkpoint-dir").value_or("");
+  o.log = a.optional("log").value_or("");
   o.checkpoint_every = a.integer("checkpoint-every", 0, 0, 1LL << 40);
   o.resume = a.has("resume");
   if (o.resume && o.checkpoint_dir.empty()) throw usage_error("--resume needs --checkpoint-dir");
@@ -82,8 +115,8 @@ Net initial_network(const train_options& o) {
 
 template <class Net>
 int train_with(const train_options& o) {
-  const auto train = load_split(o.data, o.format, coda::dataset_split::train, o.limit_train);
-  const auto test = load_split(o.data, o.format, coda::dataset_split::test, o.limit_test);
+  const auto train = load_split(o.data, o.format, coda::dataset_split::train, o.limit_train, o.threads);
+  const auto test = load_split(o.data, o.format, coda::dataset_split::test, o.limit_test, o.threads);
   Net net = initial_network<Net>(o);
   coda::trainer<Net> tr(net, o.settings);
   coda::training_progress at;
@@ -99,35 +132,48 @@ int train_with(const train_options& o) {
               << at.batches_done << "\n";
   }
   const coda::index_t n = train.size(), batches = (n + o.settings.batch - 1) / o.settings.batch;
-  std::vector<float> images(static_cast<std::size_t>(o.settings.batch * coda::cifar_image_bytes));
-  std::vector<int> labels(static_cast<std::size_t>(o.settings.batch));
   std::vector<float> logits(static_cast<std::size_t>(o.settings.batch * Net::num_classes));
+  batch_buffers buffers[2] = {batch_buffers(o.settings.batch), batch_buffers(o.settings.batch)};
+  csv_log log(o.log);
   double test_accuracy = -1;
   for (coda::index_t epoch = at.epoch; epoch < o.epochs; ++epoch) {
-    const auto order = epoch_order(n, o.seed, epoch, o.shuffle);
+    const auto order = coda::epoch_order(n, o.seed, epoch, o.shuffle);
+    const auto size_of = [&](coda::index_t b) { return std::min(o.settings.batch, n - b * o.settings.batch); };
+    const auto prepare = [&](coda::index_t b, batch_buffers* into) {
+      coda::prepare_batch(train, order, b * o.settings.batch, size_of(b), o.augment, o.seed, epoch, into->images.data(),
+                    into->labels.data());
+    };
     progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), n);
     double loss_sum = 0;
     coda::index_t seen = 0, correct = 0;
-    for (coda::index_t b = at.epoch == epoch ? at.batches_done : 0; b < batches; ++b) {
-      const coda::index_t first = b * o.settings.batch, m = std::min(o.settings.batch, n - first);
-      prepare_batch(train, order, first, m, o.augment, o.seed, epoch, images.data(), labels.data());
-      loss_sum += tr.train_batch(images.data(), labels.data(), m, epoch, logits.data()) * double(m);
+    const coda::index_t start = at.epoch == epoch ? at.batches_done : 0;
+    if (start < batches) prepare(start, &buffers[start % 2]);
+    for (coda::index_t b = start; b < batches; ++b) {
+      // The next mini-batch is prepared while this one trains.
+      std::future<void> next;
+      if (b + 1 < batches) next = std::async(std::launch::async, prepare, b + 1, &buffers[(b + 1) % 2]);
+      const batch_buffers& cur = buffers[b % 2];
+      const coda::index_t m = size_of(b);
+      loss_sum += tr.train_batch(cur.images.data(), cur.labels.data(), m, epoch, logits.data()) * double(m);
       for (coda::index_t k = 0; k < m; ++k) {
         const float* l = logits.data() + k * Net::num_classes;
-        correct += std::max_element(l, l + Net::num_classes) - l == labels[static_cast<std::size_t>(k)];
+        correct += std::max_element(l, l + Net::num_classes) - l == cur.labels[static_cast<std::size_t>(k)];
       }
       seen += m;
-      bar.update(first + m, loss_sum / double(seen), double(correct) / double(seen));
+      bar.update(b * o.settings.batch + m, loss_sum / double(seen), double(correct) / double(seen));
       if (o.checkpoint_every && tr.pending() == 0 && tr.steps() % o.checkpoint_every == 0 && b + 1 < batches)
         coda::save_checkpoint(o.checkpoint_path(), net, tr, {epoch, b + 1, o.seed}, o.run_description());
+      if (next.valid()) next.get();
     }
     tr.flush(epoch);
     bar.finish();
+    const double train_seconds = bar.seconds();
     test_accuracy = accuracy(net, test, "test");
-    std::printf("epoch %td/%td  loss %.4f  train acc %.2f%%  test acc %.2f%%  lr %.3g  %.1fs\n", epoch + 1, o.epochs,
-                seen ? loss_sum / double(seen) : 0.0, seen ? 100.0 * double(correct) / double(seen) : 0.0,
-                100 * test_accuracy, tr.lr(epoch), bar.seconds());
+    const double loss = seen ? loss_sum / double(seen) : 0.0, train_accuracy = seen ? double(correct) / double(seen) : 0.0;
+    std::printf("epoch %td/%td  loss %.4f  train acc %.2f%%  test acc %.2f%%  lr %.3g  %.1fs\n", epoch + 1, o.epochs, loss,
+                100 * train_accuracy, 100 * test_accuracy, tr.lr(epoch), train_seconds);
     std::fflush(stdout);
+    log.row(epoch + 1, loss, train_accuracy, test_accuracy, tr.lr(epoch), train_seconds);
     if (!o.checkpoint_dir.empty())
       coda::save_checkpoint(o.checkpoint_path(), net, tr, {epoch + 1, 0, o.seed}, o.run_description());
   }
@@ -145,9 +191,9 @@ int run_train(int argc, const char* const* argv) {
                 {"optimizer", true}, {"momentum", true}, {"lr-step", true}, {"lr-decay", true}, {"temperature", true},
                 {"logit-bias", true}, {"norm", true}, {"init", true}, {"seed", true}, {"no-augment", false},
                 {"no-shuffle", false}, {"limit-train", true}, {"limit-test", true}, {"checkpoint-dir", true},
-                {"checkpoint-every", true}, {"resume", false}, {"format", true}, {"loss", true}, {"threads", true}},
+                {"checkpoint-every", true}, {"resume", false}, {"format", true}, {"loss", true}, {"threads", true},
+                {"log", true}},
                argc, argv, 2);
-  thread_count(a);
   const train_options o = parse_train(a);
   std::string norm = o.model.norm.value_or("squash");
   if (!o.init.empty() && !o.model.norm) norm = coda::read_model_metadata(coda::safetensors_file::read(o.init)).norm;
@@ -159,12 +205,12 @@ int run_eval(int argc, const char* const* argv) {
                {{"data", true}, {"model", true}, {"limit-test", true}, {"format", true}, {"threads", true}, {"norm", true},
                 {"temperature", true}, {"logit-bias", true}},
                argc, argv, 2);
-  thread_count(a);
+  const int threads = thread_count(a);
   const std::string data = a.required("data"), model = a.required("model");
   const std::string format = a.choice("format", "auto", {"auto", "binary", "folder"});
   const auto limit = a.integer("limit-test", 0, 0, 1LL << 40);
   const auto file = coda::safetensors_file::read(model);
-  const auto test = load_split(data, format, coda::dataset_split::test, limit);
+  const auto test = load_split(data, format, coda::dataset_split::test, limit, threads);
   const double acc = with_model(file, model_flags(a), [&](const auto& net) { return accuracy(net, test, "test"); });
   std::printf("test accuracy: %.2f%%\n", 100 * acc);
   return 0;
