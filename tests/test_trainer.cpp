@@ -48,10 +48,12 @@ std::vector<double> params_of(const tiny_net& net) { return {net.parameters(), n
 /// The gradient of the mean loss over images [first, first + n), accumulated in one call.
 std::vector<double> mean_gradient(const tiny_net& net, const dataset& d, index_t first, index_t n, loss_kind kind,
                                   double* loss = nullptr) {
-  std::vector<double> g(static_cast<std::size_t>(P), 0.0);
+  std::vector<double> g(static_cast<std::size_t>(tiny_net::gradient_size), 0.0);
   tape<double> t;
   const double l = accumulate_gradients(net, d.image(first), d.label(first), n, kind, 1.0, n, t, g.data());
+  finish_gradients(net, g.data());
   if (loss) *loss = l;
+  g.resize(static_cast<std::size_t>(P));
   return g;
 }
 
@@ -84,7 +86,16 @@ TEST_CASE("training_settings defaults are the paper's", "[train]") {
   CHECK(s.virtual_batch % s.batch == 0);
 }
 
+/// Runs the enclosing test with a given number of worker threads.
+struct thread_count_scope {
+  explicit thread_count_scope(int n) : saved(threads()) { set_threads(n); }
+  ~thread_count_scope() { set_threads(saved); }
+  int saved;
+};
+
 TEST_CASE("a trainer step with batch == virtual batch is accumulate_gradients plus one adam step", "[train][adam]") {
+  // One worker accumulates the chunks in image order, exactly as one accumulate_gradients call.
+  const thread_count_scope one_thread(1);
   const dataset d;
   for (loss_kind kind : {loss_kind::binary_cross_entropy, loss_kind::cross_entropy}) {
     INFO((kind == loss_kind::binary_cross_entropy ? "bce" : "ce"));
@@ -322,4 +333,19 @@ TEST_CASE("the trainer rejects a mini-batch larger than `batch` and bad labels w
   }
   CHECK(tr.steps() == 1);
   CHECK(params_of(net) == params_of(fresh_net));
+}
+
+TEST_CASE("training is bit-identical for a fixed thread count and agrees across thread counts", "[train][threads]") {
+  const dataset d;
+  auto train = [&](int workers) {
+    const thread_count_scope scope(workers);
+    tiny_net net = make_net();
+    trainer<tiny_net> tr(net, settings(8, 8, optimizer_kind::sgd, loss_kind::binary_cross_entropy));
+    tr.train_batch(d.image(0), d.label(0), 8, 0);
+    return params_of(net);
+  };
+  const auto two = train(2), again = train(2), one = train(1), three = train(3);
+  CHECK(two == again);
+  CHECK(test::relative_error(two.data(), one.data(), two.size()) < test::tolerance::double_reorder);
+  CHECK(test::relative_error(three.data(), one.data(), three.size()) < test::tolerance::double_reorder);
 }

@@ -62,9 +62,10 @@ TEST_CASE("gradients of both losses match PyTorch on a reduced network", "[golde
   small_setup s;
   const small_net net = s.fresh();
   for (const auto& [name, kind] : {std::pair{"bce", loss_kind::binary_cross_entropy}, std::pair{"ce", loss_kind::cross_entropy}}) {
-    std::vector<float> grad(small_net::parameter_count, 0.f);
+    std::vector<float> grad(small_net::gradient_size, 0.f);
     tape<float> t;
     accumulate_gradients(net, s.images.data(), s.labels.data(), 4, kind, 1.0, 4, t, grad.data());
+    finish_gradients(net, grad.data());
     for_each_tensor<small_net>([&](const std::string& tensor, index_t offset, index_t size) {
       const auto expect = test::fixture_values<float>(s.golden, std::string("grad_") + name + "." + tensor);
       INFO(name << " " << tensor);
@@ -107,9 +108,10 @@ TEST_CASE("cifar10-9l gradients on a fixed batch match PyTorch", "[golden][train
   const auto data = read_cifar_binary(test::fixture_path("cifar48"), dataset_split::train);
   std::vector<float> images(4 * 3072);
   for (index_t n = 0; n < 4; ++n) data.image_as(n, images.data() + n * 3072);
-  std::vector<float> grad(Net::parameter_count, 0.f);
+  std::vector<float> grad(Net::gradient_size, 0.f);
   tape<float> t;
   accumulate_gradients(net, images.data(), data.labels.data(), 4, loss_kind::binary_cross_entropy, 1.0, 4, t, grad.data());
+  finish_gradients(net, grad.data());
   for_each_tensor<Net>([&](const std::string& tensor, index_t offset, index_t) {
     const auto expect = test::fixture_values<float>(golden, "grad." + tensor);
     std::vector<float> got;

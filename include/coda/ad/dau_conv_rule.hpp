@@ -48,9 +48,19 @@ struct dau_record {
 /// Arena elements the DAU backward rule needs while it runs.
 template <class T>
 constexpr std::size_t dau_backward_scratch(const kernels::dau_dims& g, backward_mode m) {
-  if (m == backward_mode::frozen) return kernels::dau_explain_scratch<T>(g);
-  return kernels::dau_batch_sums<T>::size(g) +
-         std::max(kernels::dau_train_backward_scratch<T>(g), kernels::finish_dau_param_grads_scratch<T>(g));
+  return m == backward_mode::frozen ? kernels::dau_explain_scratch<T>(g) : kernels::dau_train_backward_scratch<T>(g);
+}
+
+/// Where the parameter gradients and batch sums of a DAU layer sit in a gradient buffer.
+template <class Layer, class T>
+kernels::dau_param_grads<T> dau_grads_at(T* grad, index_t param_offset) {
+  T* base = grad + param_offset;
+  return {base, base + Layer::a_size, base + Layer::a_size + Layer::b_size};
+}
+template <class T>
+kernels::dau_batch_sums<T> dau_sums_at(const kernels::dau_dims& g, T* grad, index_t sums_offset) {
+  T* s = grad + sums_offset;
+  return {s, s + g.c_out * g.rank * g.rank, s + g.c_out * g.rank * g.rank + g.c_out * g.rank};
 }
 
 /// The DAU layer's backward rule; `Layer` is a dau_conv<...> bound to input shape `In`.
@@ -76,17 +86,14 @@ void dau_conv_backward(const tape_node<T>& node, const backward_args<T>& args) {
 
   if (args.seeds != 1) throw std::logic_error("coda: ordinary gradients carry one seed per sample");
   const bool params = args.mode == backward_mode::train && args.param_grad;
-  scratch_scope<T> scope(mem);
-  T* base = params ? args.param_grad + node.param_offset : nullptr;
-  const kernels::dau_param_grads<T> grads{base, base + Layer::a_size, base + Layer::a_size + Layer::b_size};
-  const kernels::dau_batch_sums<T> sums = params ? kernels::dau_batch_sums<T>::carve(g, mem) : kernels::dau_batch_sums<T>{};
+  const auto grads = params ? dau_grads_at<Layer>(args.param_grad, node.param_offset) : kernels::dau_param_grads<T>{};
+  const auto sums = params ? dau_sums_at(g, args.param_grad, node.sums_offset) : kernels::dau_batch_sums<T>{};
   for (index_t n = 0; n < node.batch; ++n) {
     const kernels::dau_state<T> s = detail::dau_record<T>::at(node.saved + n * per_image, g, node.recorded);
     kernels::dau_train_backward<typename Layer::norm>(g, weights, node.input + n * in_size, s, args.grad_out + n * out_size,
                                                       args.grad_in ? args.grad_in + n * in_size : nullptr,
                                                       params ? &grads : nullptr, params ? &sums : nullptr, mem);
   }
-  if (params) kernels::finish_dau_param_grads(g, weights, sums, grads, mem);
 }
 
 }  // namespace coda

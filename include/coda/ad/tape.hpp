@@ -42,7 +42,7 @@ struct backward_args {
   index_t seeds;
   const T* grad_out;
   T* grad_in;        ///< overwritten; nullptr when nobody needs the input gradient
-  T* param_grad;     ///< flat parameter gradient, accumulated into (train mode only)
+  T* param_grad;     ///< gradient buffer (Net::gradient_size), accumulated into (train mode only)
   arena<T>* scratch;
 };
 
@@ -60,6 +60,7 @@ struct tape_node {
   index_t output_size;       ///< per sample
   index_t param_offset;      ///< first element of the op's parameters in the flat vectors
   record_mode recorded;    ///< what the forward pass saved
+  index_t sums_offset = 0;   ///< where the op keeps per-batch sums in a gradient buffer
 };
 
 template <class T>

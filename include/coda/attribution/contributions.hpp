@@ -5,8 +5,8 @@
 // x_i * d logit_c / d x_i computed with the weights frozen; the contributions sum to
 // logit_c - beta up to float rounding (completeness). The same holds at the input of any layer.
 //
-// Batched functions allocate their results; the single-image overloads taking a workspace do
-// not allocate at all.
+// Batched functions allocate their results and run on coda::threads() threads; the single-image
+// overloads taking a workspace run on the calling thread and do not allocate at all.
 #pragma once
 
 #include <algorithm>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "coda/core/tensor.hpp"
+#include "coda/detail/thread_pool.hpp"
 #include "coda/nn/network.hpp"
 #include "coda/nn/workspace.hpp"
 
@@ -22,8 +23,21 @@ namespace coda {
 
 namespace detail {
 
-/// Images per tape recording in the batched functions: bounds the arena whatever the batch.
-inline constexpr index_t explain_chunk = 8;
+/// Most images per tape recording in the batched functions: bounds the arena whatever the batch.
+inline constexpr index_t max_chunk = 8;
+
+/// Calls f(first, count, tape) for chunks of [0, batch) on the worker threads, each worker with
+/// its own tape. Chunks never share outputs, so the result does not depend on the thread count.
+template <class T, class F>
+void for_each_chunk(index_t batch, F&& f) {
+  thread_pool& pool = detail::pool();
+  const index_t chunk = std::clamp<index_t>((batch + pool.workers() - 1) / pool.workers(), 1, max_chunk);
+  std::vector<tape<T>> tapes(static_cast<std::size_t>(pool.workers()));
+  pool.run((batch + chunk - 1) / chunk, [&](long c, int w) {
+    const index_t first = c * chunk;
+    f(first, std::min(chunk, batch - first), tapes[static_cast<std::size_t>(w)]);
+  });
+}
 
 template <class T>
 void require_finite(const T* data, index_t batch, index_t sample_size, const char* what) {
@@ -80,11 +94,9 @@ tensor<typename Net::scalar_type, typename Net::logits_shape> predict(
   using T = typename Net::scalar_type;
   detail::require_finite(images.data(), images.batch(), Net::image_shape::size, "image");
   tensor<T, typename Net::logits_shape> logits(images.batch());
-  tape<T> t;
-  for (index_t n0 = 0; n0 < images.batch(); n0 += detail::explain_chunk) {
-    const index_t nb = std::min(detail::explain_chunk, images.batch() - n0);
+  detail::for_each_chunk<T>(images.batch(), [&](index_t n0, index_t nb, tape<T>& t) {
     detail::record_forward(net, images.sample_data(n0), nb, record_mode::none, 0, t, logits.sample_data(n0));
-  }
+  });
   return logits;
 }
 
@@ -102,13 +114,11 @@ tensor<typename Net::scalar_type, typename Net::template layer_input_shape<Layer
   for (index_t c : classes) detail::require_class<Net>(c);
   detail::require_finite(images.data(), images.batch(), Net::image_shape::size, "image");
   tensor<T, typename Net::template layer_input_shape<Layer>> out(images.batch());
-  tape<T> t;
-  for (index_t n0 = 0; n0 < images.batch(); n0 += detail::explain_chunk) {
-    const index_t nb = std::min(detail::explain_chunk, images.batch() - n0);
+  detail::for_each_chunk<T>(images.batch(), [&](index_t n0, index_t nb, tape<T>& t) {
     detail::explain_batch<Layer>(
         net, images.sample_data(n0), nb, 1, [&](index_t n, index_t) { return classes[static_cast<std::size_t>(n0 + n)]; }, t,
         out.sample_data(n0), nullptr);
-  }
+  });
   return out;
 }
 
@@ -130,12 +140,10 @@ tensor<typename Net::scalar_type, typename Net::contributions_shape> contributio
   detail::require_finite(images.data(), images.batch(), Net::image_shape::size, "image");
   tensor<T, typename Net::contributions_shape> out(images.batch());
   if (logits) logits->resize(images.batch());
-  tape<T> t;
-  for (index_t n0 = 0; n0 < images.batch(); n0 += detail::explain_chunk) {
-    const index_t nb = std::min(detail::explain_chunk, images.batch() - n0);
+  detail::for_each_chunk<T>(images.batch(), [&](index_t n0, index_t nb, tape<T>& t) {
     detail::explain_batch<0>(net, images.sample_data(n0), nb, Net::num_classes, [](index_t, index_t k) { return k; }, t,
                              out.sample_data(n0), logits ? logits->sample_data(n0) : nullptr);
-  }
+  });
   return out;
 }
 

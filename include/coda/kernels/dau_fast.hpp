@@ -137,26 +137,17 @@ struct dau_param_grads {
   T* bias;
 };
 
-/// Sums over every position of a batch that the backward pass applies once per batch rather than
-/// once per image, because they multiply the static B and b: S_o = sum beta z z^T, s_o = sum beta z,
-/// and sum beta. Zeroed before the first image.
+/// Sums over every position of the images since the last optimiser step that the gradient needs
+/// only once per step, because they multiply the static B and b: S_o = sum beta z z^T,
+/// s_o = sum beta z and sum beta (finish_dau_param_grads applies them). They live in the gradient
+/// buffer after the parameters and are zeroed with it.
 template <class T>
 struct dau_batch_sums {
   T* s_mat;     ///< [O][R][R]
   T* s_vec;     ///< [O][R]
   T* beta_sum;  ///< [O]
 
-  static constexpr std::size_t size(const dau_dims& g) {
-    using coda::detail::aligned_count;
-    return aligned_count<T>(g.c_out * g.rank * g.rank) + aligned_count<T>(g.c_out * g.rank) + aligned_count<T>(g.c_out);
-  }
-  static dau_batch_sums carve(const dau_dims& g, arena<T>& mem) {
-    dau_batch_sums s{mem.allocate(g.c_out * g.rank * g.rank), mem.allocate(g.c_out * g.rank), mem.allocate(g.c_out)};
-    std::fill(s.s_mat, s.s_mat + g.c_out * g.rank * g.rank, T(0));
-    std::fill(s.s_vec, s.s_vec + g.c_out * g.rank, T(0));
-    std::fill(s.beta_sum, s.beta_sum + g.c_out, T(0));
-    return s;
-  }
+  static constexpr index_t size(index_t c_out, index_t rank) { return c_out * rank * rank + c_out * rank + c_out; }
 };
 
 template <class T>
@@ -233,7 +224,8 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, const T* x, 
   }
 }
 
-/// Applies the batch sums: dL/dB_o += B_o S_o + b_o s_o^T and dL/db_o += B_o s_o + b_o sum beta.
+/// Applies the batch sums: dL/dB_o += B_o S_o + b_o s_o^T and dL/db_o += B_o s_o + b_o sum beta,
+/// then zeroes them, so that gradients are finished exactly once.
 template <class T>
 void finish_dau_param_grads(const dau_dims& g, const dau_weights<T>& p, const dau_batch_sums<T>& sums,
                             const dau_param_grads<T>& grads, arena<T>& scratch) {
@@ -251,6 +243,7 @@ void finish_dau_param_grads(const dau_dims& g, const dau_weights<T>& p, const da
       grads.bias[c] += dot + p.bias[c] * sums.beta_sum[o];
     }
   }
+  std::fill(sums.s_mat, sums.s_mat + dau_batch_sums<T>::size(O, R), T(0));
 }
 
 template <class T>

@@ -39,6 +39,8 @@ struct dau_conv {
   static constexpr index_t bias_size = patch_size * COut;
   static constexpr index_t parameter_count = a_size + b_size + bias_size;
   static constexpr index_t derived_size = kernels::dau_derived_size(COut, Rank);
+  /// Elements of a gradient buffer the layer needs beyond its parameters (batch sums).
+  static constexpr index_t sums_size = kernels::dau_batch_sums<float>::size(COut, Rank);
 
   /// The three parameter tensors, named and shaped as in the authors' PyTorch modules.
   static constexpr std::array<parameter_tensor, 3> parameter_tensors{{
@@ -85,9 +87,11 @@ struct dau_conv {
     return dau_backward_scratch<T>(dims<In>(), m);
   }
 
-  /// Forward over a batch; records on `t` according to its mode. `out` has batch * output size.
+  /// Forward over a batch; records on `t` according to its mode. `out` has batch * output size;
+  /// the offsets locate the layer's parameters and batch sums in a gradient buffer.
   template <class In, class T>
-  static void forward(const kernels::dau_weights<T>& w, index_t param_offset, const T* in, T* out, index_t batch, tape<T>& t) {
+  static void forward(const kernels::dau_weights<T>& w, index_t param_offset, index_t sums_offset, const T* in, T* out,
+                      index_t batch, tape<T>& t) {
     constexpr kernels::dau_dims g = dims<In>();
     const record_mode m = t.mode();
     arena<T>& mem = t.memory();
@@ -98,7 +102,7 @@ struct dau_conv {
       kernels::dau_forward<Norm>(g, w, in + n * g.conv.image_size(), out + n * g.output_size(), s, mem);
     }
     t.push({&dau_conv_backward<dau_conv, In, T>, &w, in, out, saved, batch, g.conv.image_size(), g.output_size(),
-            param_offset, m});
+            param_offset, m, sums_offset});
   }
 };
 

@@ -111,6 +111,16 @@ class network {
     return off;
   }
 
+  /// Elements of a gradient buffer: the parameters' gradients, then each layer's batch sums
+  /// (see finish_gradients in coda/nn/training.hpp).
+  static constexpr index_t gradient_size = parameter_count + (Layers::sums_size + ...);
+  template <std::size_t I>
+  static constexpr index_t sums_offset() {
+    index_t off = parameter_count;
+    detail::for_each_index([&](auto j) { if (j < I) off += layer<j>::sums_size; }, std::make_index_sequence<depth>{});
+    return off;
+  }
+
   /// Whether `name` is one of the parameter tensors of a model file of this network.
   static bool has_parameter_tensor(const std::string& name) {
     bool found = false;
@@ -219,7 +229,7 @@ class network {
           using L = layer<i>;
           using In = layer_input_shape<i>;
           Scalar* y = mem.allocate(static_cast<std::size_t>(batch * L::template output_shape<In>::size));
-          L::template forward<In>(weights_[i], parameter_offset<i>(), x, y, batch, t);
+          L::template forward<In>(weights_[i], parameter_offset<i>(), sums_offset<i>(), x, y, batch, t);
           x = y;
         },
         std::make_index_sequence<depth>{});

@@ -3,19 +3,23 @@
 // loss scaled by batch / virtual_batch, then one optimiser step).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "coda/attribution/contributions.hpp"
+#include "coda/detail/thread_pool.hpp"
 #include "coda/nn/loss.hpp"
 #include "coda/nn/optimizer.hpp"
 
 namespace coda {
 
-/// Adds to `grad` (flat, Net::parameter_count) the gradient of the loss of `batch` images and
-/// returns the loss (sum of the per-sample terms; see record_loss for `scale` and `mean_over`).
-/// The logits of the pass are copied to `logits_out` when given.
+/// Adds to `grad` (a gradient buffer of Net::gradient_size elements) the gradient of the loss of
+/// `batch` images and returns the loss (sum of the per-sample terms; see record_loss for `scale`
+/// and `mean_over`). The logits of the pass are copied to `logits_out` when given. Part of the
+/// DAU parameter gradient is kept as batch sums that are cheaper to apply once per optimiser
+/// step: call finish_gradients() before reading grad[0 .. parameter_count).
 template <class Net>
 double accumulate_gradients(const Net& net, const typename Net::scalar_type* images, const int* labels, index_t batch,
                             loss_kind kind, double scale, index_t mean_over, tape<typename Net::scalar_type>& t,
@@ -32,6 +36,23 @@ double accumulate_gradients(const Net& net, const typename Net::scalar_type* ima
   return loss;
 }
 
+/// Completes a gradient buffer: applies (and zeroes) every DAU layer's batch sums, so that
+/// grad[0 .. parameter_count) is the gradient of everything accumulated since it was zeroed.
+template <class Net>
+void finish_gradients(const Net& net, typename Net::scalar_type* grad) {
+  using T = typename Net::scalar_type;
+  arena<T> scratch;
+  detail::for_each_index(
+      [&](auto i) {
+        using L = typename Net::template layer<i>;
+        constexpr kernels::dau_dims g = L::template dims<typename Net::template layer_input_shape<i>>();
+        scratch.reserve(kernels::finish_dau_param_grads_scratch<T>(g));
+        kernels::finish_dau_param_grads(g, net.layer_weights(i), dau_sums_at(g, grad, Net::template sums_offset<i>()),
+                                        dau_grads_at<L>(grad, Net::template parameter_offset<i>()), scratch);
+      },
+      std::make_index_sequence<Net::depth>{});
+}
+
 enum class optimizer_kind { adam, sgd };
 
 struct training_settings {
@@ -45,14 +66,18 @@ struct training_settings {
   index_t virtual_batch = 16;  ///< a multiple of batch
 };
 
+/// The paper's training loop step. A mini-batch is split into chunks of `chunk` images, recorded
+/// and differentiated on the worker threads (coda::threads()); each worker accumulates into its
+/// own gradient buffer, and the buffers are summed in worker order before each optimiser step, so
+/// training is bit-reproducible for a fixed thread count.
 template <class Net>
 class trainer {
  public:
   using T = typename Net::scalar_type;
-  /// Images per tape recording.
-  static constexpr index_t chunk = 8;
+  /// Images per tape recording: the memory of a worker is that of `chunk` images.
+  static constexpr index_t chunk = 2;
 
-  trainer(Net& net, const training_settings& s) : net_(net), settings_(s), grad_(Net::parameter_count, T(0)) {
+  trainer(Net& net, const training_settings& s) : net_(net), settings_(s) {
     CODA_REQUIRE(s.batch > 0 && s.virtual_batch >= s.batch && s.virtual_batch % s.batch == 0,
                  "coda::trainer: the virtual batch must be a positive multiple of the batch");
     CODA_REQUIRE(s.lr > 0 && std::isfinite(s.lr), "coda::trainer: the learning rate must be positive");
@@ -72,14 +97,24 @@ class trainer {
   /// mean loss (unscaled); its logits go to `logits_out` when given.
   double train_batch(const T* images, const int* labels, index_t n, index_t epoch, T* logits_out = nullptr) {
     CODA_REQUIRE(n > 0 && n <= settings_.batch, "coda::trainer: a mini-batch holds 1 to `batch` images");
+    for (index_t i = 0; i < n; ++i)
+      if (labels[i] < 0 || labels[i] >= Net::num_classes)
+        throw argument_error("coda::trainer: label " + std::to_string(labels[i]) + " of image " + std::to_string(i) +
+                             " is outside [0, " + std::to_string(Net::num_classes) + ")");
     const double scale = double(settings_.batch) / double(settings_.virtual_batch);
+    detail::thread_pool& pool = detail::pool();
+    while (static_cast<int>(workers_.size()) < pool.workers()) workers_.push_back(std::make_unique<worker>());
+    const index_t chunks = (n + chunk - 1) / chunk;
+    std::vector<double> losses(static_cast<std::size_t>(chunks));
+    pool.run(chunks, [&](long c, int w) {
+      const index_t first = c * chunk, m = std::min(chunk, n - first);
+      worker& me = *workers_[static_cast<std::size_t>(w)];
+      losses[static_cast<std::size_t>(c)] =
+          accumulate_gradients(net_, images + first * Net::image_shape::size, labels + first, m, settings_.loss, scale, n,
+                               me.recording, me.grad.data(), logits_out ? logits_out + first * Net::num_classes : nullptr);
+    });
     double loss = 0;
-    // Recorded in chunks: the memory of a step is that of `chunk` images whatever the batch.
-    for (index_t first = 0; first < n; first += chunk) {
-      const index_t m = std::min(chunk, n - first);
-      loss += accumulate_gradients(net_, images + first * Net::image_shape::size, labels + first, m, settings_.loss, scale, n,
-                                   tape_, grad_.data(), logits_out ? logits_out + first * Net::num_classes : nullptr);
-    }
+    for (double l : losses) loss += l;
     if (++pending_ == settings_.virtual_batch / settings_.batch) step(epoch);
     return loss / scale;
   }
@@ -101,18 +136,29 @@ class trainer {
   const std::variant<adam<T>, sgd<T>>& optimizer() const { return optimizer_; }
 
  private:
+  struct worker {
+    tape<T> recording;
+    coda::detail::aligned_vector<T> grad = coda::detail::aligned_vector<T>(Net::gradient_size, T(0));
+  };
+
   void step(index_t epoch) {
+    T* grad = workers_[0]->grad.data();
+    for (std::size_t w = 1; w < workers_.size(); ++w) {
+      T* other = workers_[w]->grad.data();
+      for (index_t i = 0; i < Net::gradient_size; ++i) grad[i] += other[i];
+      std::fill(other, other + Net::gradient_size, T(0));
+    }
+    finish_gradients(net_, grad);
     const double rate = lr(epoch);
-    net_.update_parameters([&](T* p, index_t) { std::visit([&](auto& o) { o.step(p, grad_.data(), rate); }, optimizer_); });
-    std::fill(grad_.begin(), grad_.end(), T(0));
+    net_.update_parameters([&](T* p, index_t) { std::visit([&](auto& o) { o.step(p, grad, rate); }, optimizer_); });
+    std::fill(grad, grad + Net::gradient_size, T(0));
     pending_ = 0;
   }
 
   Net& net_;
   training_settings settings_;
-  coda::detail::aligned_vector<T> grad_;
+  std::vector<std::unique_ptr<worker>> workers_;
   std::variant<adam<T>, sgd<T>> optimizer_{std::in_place_type<adam<T>>, 0};
-  tape<T> tape_;
   index_t pending_ = 0;
 };
 
