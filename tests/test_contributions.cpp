@@ -2,6 +2,7 @@
 // networks with both norms, strides 1 and 2, kernels 1 and 3, batch sizes 1 and odd; agreement
 // with the reference kernels; the same identity at every intermediate layer.
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <numeric>
 
 #include "coda/attribution/contributions.hpp"
@@ -114,4 +115,21 @@ TEST_CASE("bad arguments are rejected with a message", "[attribution][errors]") 
   images(1, 2, 4, 4) = std::numeric_limits<double>::quiet_NaN();
   CHECK_THROWS_WITH(predict(net, images.view()), Catch::Contains("image 1") && Catch::Contains("NaN"));
   CHECK_THROWS_AS(contributions_all(net, images.view()), argument_error);
+}
+
+TEST_CASE("batched results do not depend on the thread count", "[attribution][threads]") {
+  using Net = float_net;
+  const auto net = test::random_network<Net>(16);
+  const auto images = test::random_images<float, Net::image_shape>(7, 17);
+  const int saved = threads();
+  set_threads(1);
+  const auto one = contributions_all(net, images.view());
+  const auto logits_one = predict(net, images.view());
+  set_threads(3);
+  const auto three = contributions_all(net, images.view());
+  const auto logits_three = predict(net, images.view());
+  set_threads(saved);
+  // Images never share a reduction, so the results are bit-identical, not just close.
+  CHECK(std::memcmp(one.data(), three.data(), sizeof(float) * static_cast<std::size_t>(one.size())) == 0);
+  CHECK(std::memcmp(logits_one.data(), logits_three.data(), sizeof(float) * static_cast<std::size_t>(logits_one.size())) == 0);
 }

@@ -8,40 +8,14 @@
 #include "coda/kernels/dau_fast.hpp"
 #include "coda/kernels/dau_reference.hpp"
 #include "coda/nn/presets.hpp"
+#include "support/random_layer.hpp"
 #include "support/tolerance.hpp"
 
 using namespace coda;
 
 namespace {
 
-template <class T>
-struct random_layer {
-  kernels::dau_dims g;
-  std::vector<T> a, b, bias, derived, x;
-
-  random_layer(const kernels::dau_dims& dims, unsigned seed) : g(dims) {
-    std::mt19937 rng(seed);
-    const index_t J = g.patch_size(), O = g.c_out, R = g.rank;
-    auto fill = [&](std::vector<T>& v, index_t n, double bound) {
-      std::uniform_real_distribution<double> u(-bound, bound);
-      v.resize(n);
-      for (auto& e : v) e = T(u(rng));
-    };
-    fill(a, R * J, 1 / std::sqrt(double(J)));
-    fill(b, J * O * R, 1 / std::sqrt(double(R)));
-    fill(bias, J * O, 1 / std::sqrt(double(R)));
-    fill(x, g.conv.image_size(), 1.0);
-    derived.resize(kernels::dau_derived_size(O, R));
-    arena<T> scratch;
-    scratch.reserve(kernels::dau_derived_scratch<T>(J, O, R));
-    kernels::compute_dau_derived<T>(J, O, R, b.data(), bias.data(), derived.data(), scratch);
-  }
-
-  kernels::dau_weights<T> weights() const {
-    const index_t O = g.c_out, R = g.rank;
-    return {a.data(), b.data(), bias.data(), derived.data(), derived.data() + O * R * R, derived.data() + O * R * R + O * R};
-  }
-};
+using test::random_layer;
 
 template <class Norm, class T>
 void check_forward(const kernels::dau_dims& g, unsigned seed, double tol) {
@@ -118,4 +92,13 @@ TEST_CASE("fast kernels match the reference for both norms, strides, kernels and
     check_explain<l2, double>(g, 1, seed, test::tolerance::double_reorder);
     ++seed;
   }
+}
+
+TEST_CASE("the frozen backward carries any number of gradients, in groups of at most ten", "[dau][kernels][explain]") {
+  // 10 is one full group of the micro-kernel, 13 a full group and a partial one; 35 positions
+  // leave a partial position block, 5 output channels a partial channel block.
+  const kernels::dau_dims g{{3, 7, 5, 3, 1, 1}, 5, 4};
+  check_explain<squash, double>(g, 10, 90, test::tolerance::double_reorder);
+  check_explain<l2, double>(g, 13, 91, test::tolerance::double_reorder);
+  check_explain<squash, float>(g, 13, 92, test::tolerance::float_reorder);
 }

@@ -16,6 +16,7 @@
 #include "coda/kernels/dau_reference.hpp"
 #include "coda/nn/init.hpp"
 #include "coda/nn/training.hpp"
+#include "support/random_layer.hpp"
 #include "support/tolerance.hpp"
 
 using namespace coda;
@@ -69,36 +70,8 @@ double relative_error(const std::vector<double>& ad, const std::vector<double>& 
 
 /// One DAU layer's parameters (PyTorch-default-like ranges) and their derived data, in T.
 template <class T>
-struct layer_params {
-  kernels::dau_dims g;
-  std::vector<T> a, b, bias, derived;
-
-  layer_params(const kernels::dau_dims& dims, std::mt19937& rng) : g(dims) {
-    const index_t J = g.patch_size(), O = g.c_out, R = g.rank;
-    auto fill = [&](std::vector<T>& v, index_t n, double bound) {
-      std::uniform_real_distribution<double> u(-bound, bound);
-      v.resize(static_cast<std::size_t>(n));
-      for (auto& e : v) e = T(u(rng));
-    };
-    fill(a, R * J, 1 / std::sqrt(double(J)));
-    fill(b, J * O * R, 1 / std::sqrt(double(R)));
-    fill(bias, J * O, 1 / std::sqrt(double(R)));
-    refresh();
-  }
-
-  /// Recomputes the Gram matrices (only the fast kernels read them).
-  void refresh() {
-    const index_t J = g.patch_size(), O = g.c_out, R = g.rank;
-    derived.resize(static_cast<std::size_t>(kernels::dau_derived_size(O, R)));
-    arena<T> scratch;
-    scratch.reserve(kernels::dau_derived_scratch<T>(J, O, R));
-    kernels::compute_dau_derived<T>(J, O, R, b.data(), bias.data(), derived.data(), scratch);
-  }
-
-  kernels::dau_weights<T> weights() const {
-    const index_t O = g.c_out, R = g.rank;
-    return {a.data(), b.data(), bias.data(), derived.data(), derived.data() + O * R * R, derived.data() + O * R * R + O * R};
-  }
+struct layer_params : test::random_layer<T> {
+  layer_params(const kernels::dau_dims& dims, std::mt19937& rng) : test::random_layer<T>(dims, static_cast<unsigned>(rng())) {}
 };
 
 /// Per-image buffers of a train-mode forward record.

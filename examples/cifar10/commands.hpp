@@ -9,5 +9,6 @@ int run_predict(int argc, const char* const* argv);
 int run_train(int argc, const char* const* argv);
 int run_eval(int argc, const char* const* argv);
 int run_explain(int argc, const char* const* argv);
+int run_bench(int argc, const char* const* argv);
 
 }  // namespace cifar

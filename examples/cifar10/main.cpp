@@ -20,6 +20,7 @@ constexpr const char* usage =
     "  eval --data DIR --model M [--limit-test N]           test accuracy of a model\n"
     "  explain --model M (--image FILE | --data DIR --index I) --out PNG [--class C]\n"
     "                                                        picture of the contributions, top-3 classes\n"
+    "  bench [--batch B] [--threads N] [--seconds S]        inference, training and explanation img/s\n"
     "flags common to all commands: --threads N\n"
     "see docs/cli.md for the full contract\n";
 
@@ -39,6 +40,7 @@ int dispatch(int argc, const char* const* argv) {
   if (command == "train") return cifar::run_train(argc, argv);
   if (command == "eval") return cifar::run_eval(argc, argv);
   if (command == "explain") return cifar::run_explain(argc, argv);
+  if (command == "bench") return cifar::run_bench(argc, argv);
   throw cifar::usage_error("unknown command '" + command + "' (try 'coda-cifar10 --help')");
 }
 

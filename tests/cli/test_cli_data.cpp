@@ -182,7 +182,7 @@ TEST_CASE("train and eval read an image folder with --format folder", "[cli][dat
   CHECK(last_line_accuracy(ev.out) == trained);
 }
 
-TEST_CASE("--format binary on an image folder fails naming the directory", "[cli][data][errors]") {
+TEST_CASE("format binary on an image folder fails naming the directory", "[cli][data][errors]") {
   test::scratch_dir dir;
   const std::string data = make_folder(dir, "folder"), model = dir / "m.safetensors";
   check_one_error(test::run_cli(dir, "train --data " + data + " --format binary --out " + model + small_run), 1, {data});
@@ -194,7 +194,7 @@ TEST_CASE("--format binary on an image folder fails naming the directory", "[cli
   check_one_error(test::run_cli(dir, "eval --data " + dir / "empty" + " --model " + model), 1, {dir / "empty"});
 }
 
-TEST_CASE("--log writes one CSV row per epoch", "[cli][data]") {
+TEST_CASE("train with a log file writes one CSV row per epoch", "[cli][data]") {
   test::scratch_dir dir;
   const std::string data = make_folder(dir, "folder"), log = dir / "log.csv";
   const auto r = test::run_cli(dir, "train --data " + data + " --out " + dir / "m.safetensors" +

@@ -2,12 +2,13 @@
 // per position); instead, per image and tile of output positions,
 //   d_{o,q}  = w_{o,q} . x_q = z_q . t_{o,q} + b_o . x_q,     t_{o,q} = B_o^T x_q   (one GEMM)
 //   n2_{o,q} = |w_{o,q}|^2   = z_q^T G_o z_q + 2 (B_o^T b_o) . z_q + |b_o|^2
-// and the frozen backward uses  sum_o u_o w_o = B (u (x) z) + b u, again a GEMM.
+// and the frozen backward forms w only tile by tile in registers (coda/simd/frozen_backward.hpp).
 #pragma once
 
 #include <algorithm>
 
 #include "coda/kernels/dau_weights.hpp"
+#include "coda/simd/frozen_backward.hpp"
 
 namespace coda::kernels {
 
@@ -32,9 +33,7 @@ constexpr std::size_t dau_forward_scratch(const dau_dims& g, bool saves_z, bool 
   std::size_t s = aligned_count<T>(J * P) + 2 * aligned_count<T>(O * pt) + aligned_count<T>(O * R * pt);
   if (!saves_z) s += aligned_count<T>(R * P);
   if (!saves_t) s += aligned_count<T>(O * R * pt);
-  const std::size_t g1 = std::max(gemm_scratch<T>(R, P, J), gemm_scratch<T>(O * R, pt, J));
-  const std::size_t g2 = std::max(gemm_scratch<T>(O, pt, J), gemm_scratch<T>(O * R, pt, R));
-  return s + std::max(g1, std::max(g2, gemm_scratch<T>(O, pt, R)));
+  return s + std::max({gemm_packed_a_scratch<T>(P, J), gemm_packed_a_scratch<T>(pt, J), gemm_packed_a_scratch<T>(pt, R)});
 }
 
 /// One image: x [C_in][H][W] -> y [O][P].
@@ -46,7 +45,7 @@ void dau_forward(const dau_dims& g, const dau_weights<T>& p, const T* x, T* y, c
   T* cols = scratch.allocate(J * P);
   im2col(g.conv, x, cols, P, 0, P);
   T* z = save.z ? save.z : scratch.allocate(R * P);
-  gemm<T>(R, P, J, row_major(p.a, J), row_major(cols, P), z, P, false, scratch);
+  gemm_packed_a<T>(R, P, J, p.packed_a, row_major(cols, P), z, P, false, scratch);
 
   T* t_tile = save.t ? nullptr : scratch.allocate(O * R * pt);
   T* gz = scratch.allocate(O * R * pt);
@@ -57,10 +56,10 @@ void dau_forward(const dau_dims& g, const dau_weights<T>& p, const T* x, T* y, c
     const matrix_ref<T> cols_tile{cols + q0, P, 1}, z_tile{z + q0, P, 1};
     T* t = save.t ? save.t + q0 : t_tile;
     const index_t ldt = save.t ? P : pt;
-    gemm<T>(O * R, nq, J, transposed(p.b, O * R), cols_tile, t, ldt, false, scratch);
-    gemm<T>(O, nq, J, transposed(p.bias, O), cols_tile, bx, pt, false, scratch);
-    gemm<T>(O * R, nq, R, row_major(p.gram, R), z_tile, gz, pt, false, scratch);
-    gemm<T>(O, nq, R, row_major(p.gram_bias, R), z_tile, gbz, pt, false, scratch);
+    gemm_packed_a<T>(O * R, nq, J, p.packed_bt, cols_tile, t, ldt, false, scratch);
+    gemm_packed_a<T>(O, nq, J, p.packed_bias_t, cols_tile, bx, pt, false, scratch);
+    gemm_packed_a<T>(O * R, nq, R, p.packed_gram, z_tile, gz, pt, false, scratch);
+    gemm_packed_a<T>(O, nq, R, p.packed_gram_bias, z_tile, gbz, pt, false, scratch);
     for (index_t o = 0; o < O; ++o) {
       T d[dau_position_tile], n2[dau_position_tile];
       for (index_t q = 0; q < nq; ++q) {
@@ -91,40 +90,38 @@ void dau_forward(const dau_dims& g, const dau_weights<T>& p, const T* x, T* y, c
 template <class T>
 constexpr std::size_t dau_explain_scratch(const dau_dims& g) {
   using coda::detail::aligned_count;
-  const index_t J = g.patch_size(), O = g.c_out, R = g.rank;
-  const index_t pt = std::min(dau_position_tile, g.positions());
-  return aligned_count<T>(O * R * pt) + aligned_count<T>(O * pt) + aligned_count<T>(J * pt) +
-         std::max(gemm_scratch<T>(J, pt, O * R), gemm_scratch<T>(J, pt, O));
+  constexpr index_t NB = simd::frozen_positions<T>, K = simd::frozen_max_seeds;
+  return aligned_count<T>(g.rank * NB) + aligned_count<T>(K * simd::frozen_padded_channels(g.c_out) * NB) +
+         aligned_count<T>(K * g.patch_size() * NB);
 }
 
 /// Frozen backward of one image for `seeds` gradients: grad_out [seeds][O][P] ->
-/// grad_in [seeds][C_in][H][W] (overwritten), using the codes z and the scales saved by the
-/// forward pass.
+/// grad_in [seeds][C_in][H][W] (overwritten), from the codes z and the scales saved by the
+/// forward pass; see coda/simd/frozen_backward.hpp for how the dynamic weights are handled.
 template <class T>
 void dau_explain_backward(const dau_dims& g, const dau_weights<T>& p, const T* z, const T* scale, index_t seeds,
                           const T* grad_out, T* grad_in, arena<T>& scratch) {
+  constexpr index_t NB = simd::frozen_positions<T>, KMAX = simd::frozen_max_seeds;
   const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank, in_size = g.conv.image_size();
-  const index_t pt = std::min(dau_position_tile, P);
+  const index_t OP = simd::frozen_padded_channels(O);
   scratch_scope<T> scope(scratch);
-  T* uz = scratch.allocate(O * R * pt);
-  T* u = scratch.allocate(O * pt);
-  T* gcols = scratch.allocate(J * pt);
+  T* zb = scratch.allocate(R * NB);
+  T* ub = scratch.allocate(KMAX * OP * NB);
+  T* gb = scratch.allocate(KMAX * J * NB);
   std::fill(grad_in, grad_in + seeds * in_size, T(0));
-  for (index_t k = 0; k < seeds; ++k) {
-    const T* go = grad_out + k * O * P;
-    for (index_t q0 = 0; q0 < P; q0 += pt) {
-      const index_t nq = std::min(pt, P - q0);
-      for (index_t o = 0; o < O; ++o) {
-        for (index_t q = 0; q < nq; ++q) u[o * pt + q] = go[o * P + q0 + q] * scale[o * P + q0 + q];
-        for (index_t r = 0; r < R; ++r) {
-          T* row = uz + (o * R + r) * pt;
-          const T* zr = z + r * P + q0;
-          for (index_t q = 0; q < nq; ++q) row[q] = u[o * pt + q] * zr[q];
-        }
-      }
-      gemm<T>(J, nq, O * R, row_major(p.b, O * R), row_major(uz, pt), gcols, pt, false, scratch);
-      gemm<T>(J, nq, O, row_major(p.bias, O), row_major(u, pt), gcols, pt, true, scratch);
-      col2im_add(g.conv, gcols, pt, q0, nq, grad_in + k * in_size);
+  std::fill(ub, ub + KMAX * OP * NB, T(0));  // padded channels stay zero
+  for (index_t q0 = 0; q0 < P; q0 += NB) {
+    const index_t nq = std::min(NB, P - q0);
+    for (index_t r = 0; r < R; ++r)
+      for (index_t q = 0; q < NB; ++q) zb[r * NB + q] = q < nq ? z[r * P + q0 + q] : T(0);
+    for (index_t k0 = 0; k0 < seeds; k0 += KMAX) {
+      const index_t kn = std::min(KMAX, seeds - k0);
+      for (index_t k = 0; k < kn; ++k)
+        for (index_t o = 0; o < O; ++o)
+          for (index_t q = 0; q < NB; ++q)
+            ub[(k * OP + o) * NB + q] = q < nq ? grad_out[((k0 + k) * O + o) * P + q0 + q] * scale[o * P + q0 + q] : T(0);
+      simd::frozen_block<T>(kn, J, OP, R, p.frozen_b, p.frozen_bias, zb, ub, gb);
+      for (index_t k = 0; k < kn; ++k) col2im_add(g.conv, gb + k * J * NB, NB, q0, nq, grad_in + (k0 + k) * in_size);
     }
   }
 }

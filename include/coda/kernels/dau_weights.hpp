@@ -3,15 +3,19 @@
 //   a     [R][J]       the rank convolution, J = C_in*k*k in unfold order
 //   b     [J][O][R]    the 1x1 convolution's weight; its row c = j*O + o (j-major)
 //   bias  [J][O]
-// Derived (recomputed whenever the parameters change) so that |w|^2 never needs w:
-//   gram       [O][R][R]  G_o = B_o^T B_o
+// Derived (recomputed whenever the parameters change):
+//   gram       [O][R][R]  G_o = B_o^T B_o         so that |w|^2 never needs w
 //   gram_bias  [O][R]     B_o^T b_o
 //   bias_norm2 [O]        |b_o|^2
+//   packed_*              the forward pass's GEMM operands B^T, b^T, A, G and B_o^T b_o, packed
+//                         once here in the micro-kernel's panel layout instead of in every call
+//   frozen_*              B and b in the order the frozen (explanation) backward reads them
 #pragma once
 
 #include "coda/core/arena.hpp"
 #include "coda/kernels/gemm.hpp"
 #include "coda/kernels/patches.hpp"
+#include "coda/simd/frozen_backward.hpp"
 
 namespace coda::kernels {
 
@@ -33,10 +37,48 @@ struct dau_weights {
   const T* gram;
   const T* gram_bias;
   const T* bias_norm2;
+  const T* packed_bt;         ///< B^T   [O*R x J]
+  const T* packed_bias_t;     ///< b^T   [O x J]
+  const T* packed_a;          ///< A     [R x J]
+  const T* packed_gram;       ///< G     [O*R x R]
+  const T* packed_gram_bias;  ///< B^T b [O x R]
+  const T* frozen_b;          ///< B as [J][O/8][R][8], O padded with zeros (simd::pack_frozen_weights)
+  const T* frozen_bias;       ///< b as [J][O padded to 8]
 };
 
-/// Elements of derived data per layer.
-constexpr index_t dau_derived_size(index_t c_out, index_t rank) { return c_out * rank * rank + c_out * rank + c_out; }
+/// Offsets of the derived quantities of a layer within its block of derived data.
+template <class T>
+struct dau_derived_layout {
+  std::size_t gram, gram_bias, bias_norm2, packed_bt, packed_bias_t, packed_a, packed_gram, packed_gram_bias, frozen_b,
+      frozen_bias, size;
+
+  constexpr dau_derived_layout(index_t J, index_t O, index_t R) : gram(0), gram_bias(0), bias_norm2(0), packed_bt(0),
+        packed_bias_t(0), packed_a(0), packed_gram(0), packed_gram_bias(0), frozen_b(0), frozen_bias(0), size(0) {
+    using coda::detail::aligned_count;
+    std::size_t at = 0;
+    const auto take = [&](std::size_t n) {
+      const std::size_t here = at;
+      at += aligned_count<T>(n);
+      return here;
+    };
+    gram = take(static_cast<std::size_t>(O * R * R));
+    gram_bias = take(static_cast<std::size_t>(O * R));
+    bias_norm2 = take(static_cast<std::size_t>(O));
+    packed_bt = take(packed_a_size<T>(O * R, J));
+    packed_bias_t = take(packed_a_size<T>(O, J));
+    packed_a = take(packed_a_size<T>(R, J));
+    packed_gram = take(packed_a_size<T>(O * R, R));
+    packed_gram_bias = take(packed_a_size<T>(O, R));
+    frozen_b = take(static_cast<std::size_t>(J * simd::frozen_padded_channels(O) * R));
+    frozen_bias = take(static_cast<std::size_t>(J * simd::frozen_padded_channels(O)));
+    size = at;
+  }
+
+  dau_weights<T> bind(const T* a, const T* b, const T* bias, const T* derived) const {
+    return {a, b, bias, derived + gram, derived + gram_bias, derived + bias_norm2, derived + packed_bt, derived + packed_bias_t,
+            derived + packed_a, derived + packed_gram, derived + packed_gram_bias, derived + frozen_b, derived + frozen_bias};
+  }
+};
 
 /// Scratch elements compute_dau_derived() needs.
 template <class T>
@@ -45,25 +87,32 @@ constexpr std::size_t dau_derived_scratch(index_t patch, index_t c_out, index_t 
   return gemm_scratch<T>(rank, rank, patch);
 }
 
-/// Fills `derived` (dau_derived_size elements: gram, then gram_bias, then bias_norm2).
+/// Fills a layer's derived data (dau_derived_layout<T>(J, O, R).size elements).
 template <class T>
-void compute_dau_derived(index_t patch, index_t c_out, index_t rank, const T* b, const T* bias, T* derived, arena<T>& scratch) {
-  const index_t stride = c_out * rank;  // between rows j of one output channel's B_o
-  T* gram = derived;
-  T* gram_bias = gram + c_out * rank * rank;
-  T* bias_norm2 = gram_bias + c_out * rank;
-  for (index_t o = 0; o < c_out; ++o) {
-    const T* bo = b + o * rank;
-    gemm<T>(rank, rank, patch, {bo, 1, stride}, {bo, stride, 1}, gram + o * rank * rank, rank, false, scratch);
-    for (index_t r = 0; r < rank; ++r) {
+void compute_dau_derived(index_t J, index_t O, index_t R, const T* a, const T* b, const T* bias, T* derived, arena<T>& scratch) {
+  const dau_derived_layout<T> at(J, O, R);
+  const index_t stride = O * R;  // between rows j of one output channel's B_o
+  T* gram = derived + at.gram;
+  T* gram_bias = derived + at.gram_bias;
+  T* bias_norm2 = derived + at.bias_norm2;
+  for (index_t o = 0; o < O; ++o) {
+    const T* bo = b + o * R;
+    gemm<T>(R, R, J, {bo, 1, stride}, {bo, stride, 1}, gram + o * R * R, R, false, scratch);
+    for (index_t r = 0; r < R; ++r) {
       T s = 0;
-      for (index_t j = 0; j < patch; ++j) s += bo[j * stride + r] * bias[j * c_out + o];
-      gram_bias[o * rank + r] = s;
+      for (index_t j = 0; j < J; ++j) s += bo[j * stride + r] * bias[j * O + o];
+      gram_bias[o * R + r] = s;
     }
     T s = 0;
-    for (index_t j = 0; j < patch; ++j) s += bias[j * c_out + o] * bias[j * c_out + o];
+    for (index_t j = 0; j < J; ++j) s += bias[j * O + o] * bias[j * O + o];
     bias_norm2[o] = s;
   }
+  pack_a<T>(O * R, J, transposed(b, O * R), derived + at.packed_bt);
+  pack_a<T>(O, J, transposed(bias, O), derived + at.packed_bias_t);
+  pack_a<T>(R, J, row_major(a, J), derived + at.packed_a);
+  pack_a<T>(O * R, R, row_major(static_cast<const T*>(gram), R), derived + at.packed_gram);
+  pack_a<T>(O, R, row_major(static_cast<const T*>(gram_bias), R), derived + at.packed_gram_bias);
+  simd::pack_frozen_weights<T>(J, O, R, b, bias, derived + at.frozen_b, derived + at.frozen_bias);
 }
 
 }  // namespace coda::kernels

@@ -38,7 +38,9 @@ struct dau_conv {
   static constexpr index_t b_size = patch_size * COut * Rank;
   static constexpr index_t bias_size = patch_size * COut;
   static constexpr index_t parameter_count = a_size + b_size + bias_size;
-  static constexpr index_t derived_size = kernels::dau_derived_size(COut, Rank);
+  /// Elements of derived data (Gram matrices, packed operands) the layer keeps for scalar type T.
+  template <class T>
+  static constexpr index_t derived_size = static_cast<index_t>(kernels::dau_derived_layout<T>(patch_size, COut, Rank).size);
   /// Elements of a gradient buffer the layer needs beyond its parameters (batch sums).
   static constexpr index_t sums_size = kernels::dau_batch_sums<float>::size(COut, Rank);
 

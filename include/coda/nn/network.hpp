@@ -242,7 +242,7 @@ class network {
   const kernels::dau_weights<Scalar>& layer_weights(std::size_t i) const { return weights_[i]; }
 
  private:
-  static constexpr std::size_t derived_total() { return static_cast<std::size_t>((Layers::derived_size + ...)); }
+  static constexpr std::size_t derived_total() { return static_cast<std::size_t>((Layers::template derived_size<Scalar> + ...)); }
 
   void bind() {
     std::size_t d = 0;
@@ -250,10 +250,9 @@ class network {
         [&](auto i) {
           using L = layer<i>;
           const Scalar* p = params_.data() + parameter_offset<i>();
-          const Scalar* g = derived_.data() + d;
-          weights_[i] = {p, p + L::a_size, p + L::a_size + L::b_size, g, g + L::c_out * L::rank * L::rank,
-                         g + L::c_out * L::rank * L::rank + L::c_out * L::rank};
-          d += static_cast<std::size_t>(L::derived_size);
+          weights_[i] = kernels::dau_derived_layout<Scalar>(L::patch_size, L::c_out, L::rank)
+                            .bind(p, p + L::a_size, p + L::a_size + L::b_size, derived_.data() + d);
+          d += static_cast<std::size_t>(L::template derived_size<Scalar>);
         },
         std::make_index_sequence<depth>{});
   }
@@ -272,8 +271,9 @@ class network {
     detail::for_each_index(
         [&](auto i) {
           using L = layer<i>;
-          kernels::compute_dau_derived<Scalar>(L::patch_size, L::c_out, L::rank, weights_[i].b, weights_[i].bias, derived, mem);
-          derived += L::derived_size;
+          const auto& w = weights_[i];
+          kernels::compute_dau_derived<Scalar>(L::patch_size, L::c_out, L::rank, w.a, w.b, w.bias, derived, mem);
+          derived += L::template derived_size<Scalar>;
         },
         std::make_index_sequence<depth>{});
   }

@@ -1,0 +1,96 @@
+// The register-blocked micro-kernel of the GEMM: C[MR x NR] (+)= sum_p a[p][0..MR) b[p][0..NR)
+// over packed panels. With xsimd (the default) the NR columns are NR / W vectors of the widest
+// float registers the compiler targets (16 floats with AVX-512) and each a[p][i] is broadcast;
+// MR x NR/W accumulators stay in registers for the whole K loop. Building with CODA_NO_SIMD
+// (CMake option CODA_SIMD=OFF) selects the plain-loop fallback instead.
+#pragma once
+
+#include <algorithm>
+
+#include "coda/core/shape.hpp"
+
+#ifndef CODA_NO_SIMD
+#include <xsimd/xsimd.hpp>
+#endif
+
+/// Forces inlining of micro-kernel helpers whose register arrays must not spill to memory.
+#if defined(__GNUC__) || defined(__clang__)
+#define CODA_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define CODA_ALWAYS_INLINE inline
+#endif
+
+namespace coda::simd {
+
+#ifndef CODA_NO_SIMD
+template <class T>
+inline constexpr index_t lanes = static_cast<index_t>(xsimd::batch<T>::size);
+#else
+template <class T>
+inline constexpr index_t lanes = 64 / static_cast<index_t>(sizeof(T));
+#endif
+
+/// Register tile of the GEMM micro-kernel: MR rows of A (broadcast) by NR columns of B (vectors).
+template <class T>
+struct tile_shape {
+  static constexpr index_t mr = 8;
+  static constexpr index_t nr = 2 * lanes<T>;
+};
+
+namespace detail {
+
+template <class T, index_t MR, index_t NR>
+inline void store_tile(const T (&acc)[MR][NR], T* c, index_t ldc, bool accumulate, index_t m_valid, index_t n_valid) {
+  for (index_t i = 0; i < m_valid; ++i) {
+    T* ci = c + i * ldc;
+    if (accumulate)
+      for (index_t j = 0; j < n_valid; ++j) ci[j] += acc[i][j];
+    else
+      for (index_t j = 0; j < n_valid; ++j) ci[j] = acc[i][j];
+  }
+}
+
+}  // namespace detail
+
+/// a: packed [kc][MR], b: packed [kc][NR] (64-byte aligned); c: row-major with leading dimension
+/// ldc, of which the first m_valid x n_valid entries are written.
+template <class T>
+inline void gemm_tile(index_t kc, const T* a, const T* b, T* c, index_t ldc, bool accumulate, index_t m_valid, index_t n_valid) {
+  constexpr index_t MR = tile_shape<T>::mr, NR = tile_shape<T>::nr;
+#ifndef CODA_NO_SIMD
+  using batch = xsimd::batch<T>;
+  constexpr index_t W = lanes<T>, NV = NR / W;
+  batch acc[MR][NV];
+  for (index_t i = 0; i < MR; ++i)
+    for (index_t v = 0; v < NV; ++v) acc[i][v] = batch(T(0));
+  for (index_t p = 0; p < kc; ++p) {
+    batch bv[NV];
+    for (index_t v = 0; v < NV; ++v) bv[v] = batch::load_aligned(b + p * NR + v * W);
+    const T* ap = a + p * MR;
+    for (index_t i = 0; i < MR; ++i) {
+      const batch ai(ap[i]);
+      for (index_t v = 0; v < NV; ++v) acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]);
+    }
+  }
+  if (m_valid == MR && n_valid == NR) {
+    for (index_t i = 0; i < MR; ++i)
+      for (index_t v = 0; v < NV; ++v) {
+        T* ci = c + i * ldc + v * W;
+        (accumulate ? acc[i][v] + batch::load_unaligned(ci) : acc[i][v]).store_unaligned(ci);
+      }
+    return;
+  }
+  alignas(64) T spill[MR][NR];
+  for (index_t i = 0; i < MR; ++i)
+    for (index_t v = 0; v < NV; ++v) acc[i][v].store_aligned(&spill[i][v * W]);
+  detail::store_tile(spill, c, ldc, accumulate, m_valid, n_valid);
+#else
+  T acc[MR][NR] = {};
+  for (index_t p = 0; p < kc; ++p)
+    for (index_t i = 0; i < MR; ++i)
+      for (index_t j = 0; j < NR; ++j) acc[i][j] += a[p * MR + i] * b[p * NR + j];
+  detail::store_tile(acc, c, ldc, accumulate, m_valid, n_valid);
+#endif
+}
+
+}  // namespace coda::simd
