@@ -69,6 +69,16 @@ struct train_options {
   std::string checkpoint_path() const { return checkpoint_dir + "/checkpoint.safetensors"; }
 };
 
+/// Creates the checkpoint directory, and removes temporary files a killed run left behind (the
+/// checkpoint itself is only ever replaced by rename, so it is never partial).
+void prepare_checkpoint_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw coda::io_error(dir + ": cannot create the checkpoint directory: " + ec.message());
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().rfind("checkpoint.safetensors.tmp.", 0) == 0) std::filesystem::remove(it->path(), ec);
+}
+
 train_options parse_train(const args& a) {
   train_options o;
   o.data = a.required("data");
@@ -121,11 +131,7 @@ int train_with(const train_options& o) {
   coda::trainer<Net> tr(net, o.settings);
   coda::training_progress at;
   at.seed = o.seed;
-  if (!o.checkpoint_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(o.checkpoint_dir, ec);
-    if (ec) throw coda::io_error(o.checkpoint_dir + ": cannot create the checkpoint directory: " + ec.message());
-  }
+  if (!o.checkpoint_dir.empty()) prepare_checkpoint_dir(o.checkpoint_dir);
   if (o.resume && coda::detail::file_exists(o.checkpoint_path())) {
     at = coda::load_checkpoint(o.checkpoint_path(), net, tr, o.run_description(), o.model);
     std::cout << "resuming from " << o.checkpoint_path() << " at epoch " << at.epoch + 1 << ", mini-batch "

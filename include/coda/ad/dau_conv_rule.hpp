@@ -69,7 +69,7 @@ void dau_conv_backward(const tape_node<T>& node, const backward_args<T>& args) {
   constexpr kernels::dau_dims g = Layer::template dims<In>();
   const auto& weights = *static_cast<const kernels::dau_weights<T>*>(node.op);
   if (node.recorded == record_mode::none || (args.mode != backward_mode::frozen && node.recorded != record_mode::train))
-    throw std::logic_error("coda: the forward pass did not record what this backward mode needs");
+    CODA_THROW(std::logic_error("coda: the forward pass did not record what this backward mode needs"));
   const std::size_t per_image = detail::dau_record<T>::size(g, node.recorded);
   const index_t in_size = node.input_size, out_size = node.output_size;
   arena<T>& mem = *args.scratch;
@@ -84,7 +84,7 @@ void dau_conv_backward(const tape_node<T>& node, const backward_args<T>& args) {
     return;
   }
 
-  if (args.seeds != 1) throw std::logic_error("coda: ordinary gradients carry one seed per sample");
+  if (args.seeds != 1) CODA_THROW(std::logic_error("coda: ordinary gradients carry one seed per sample"));
   const bool params = args.mode == backward_mode::train && args.param_grad;
   const auto grads = params ? dau_grads_at<Layer>(args.param_grad, node.param_offset) : kernels::dau_param_grads<T>{};
   const auto sums = params ? dau_sums_at(g, args.param_grad, node.sums_offset) : kernels::dau_batch_sums<T>{};

@@ -44,14 +44,14 @@ void require_finite(const T* data, index_t batch, index_t sample_size, const cha
   for (index_t n = 0; n < batch; ++n)
     for (index_t i = 0; i < sample_size; ++i)
       if (!std::isfinite(data[n * sample_size + i]))
-        throw argument_error(std::string("coda: ") + what + " " + std::to_string(n) +
-                             " contains a non-finite value (NaN or infinity)");
+        CODA_THROW(argument_error(std::string("coda: ") + what + " " + std::to_string(n) +
+                             " contains a non-finite value (NaN or infinity)"));
 }
 
 template <class Net>
 void require_class(index_t c) {
   if (c < 0 || c >= Net::num_classes)
-    throw argument_error("coda: class index " + std::to_string(c) + " is outside [0, " + std::to_string(Net::num_classes) + ")");
+    CODA_THROW(argument_error("coda: class index " + std::to_string(c) + " is outside [0, " + std::to_string(Net::num_classes) + ")"));
 }
 
 template <class Net>

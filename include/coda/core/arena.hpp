@@ -28,9 +28,9 @@ class arena {
   void reserve(std::size_t count) {
     if (count <= capacity_) return;
     if (external_)
-      throw argument_error("coda::arena: the workspace holds " + std::to_string(capacity_) + " elements but " +
-                           std::to_string(count) + " are needed");
-    if (top_ != 0) throw argument_error("coda::arena: cannot grow while buffers are in use");
+      CODA_THROW(argument_error("coda::arena: the workspace holds " + std::to_string(capacity_) + " elements but " +
+                           std::to_string(count) + " are needed"));
+    if (top_ != 0) CODA_THROW(argument_error("coda::arena: cannot grow while buffers are in use"));
     owned_.assign(count, Scalar(0));
     base_ = owned_.data();
     capacity_ = count;
@@ -40,9 +40,9 @@ class arena {
   Scalar* allocate(std::size_t count) {
     const std::size_t n = detail::aligned_count<Scalar>(count);
     if (n > capacity_ - top_)
-      throw argument_error("coda::arena: out of workspace (" + std::to_string(capacity_ - top_) + " of " +
+      CODA_THROW(argument_error("coda::arena: out of workspace (" + std::to_string(capacity_ - top_) + " of " +
                            std::to_string(capacity_) + " elements left, " + std::to_string(n) +
-                           " requested); reserve the size the network reports");
+                           " requested); reserve the size the network reports"));
     Scalar* p = base_ + top_;
     top_ += n;
     if (top_ > peak_) peak_ = top_;

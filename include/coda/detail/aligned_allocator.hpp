@@ -19,7 +19,7 @@ struct aligned_allocator {
   aligned_allocator(const aligned_allocator<U>&) noexcept {}  // NOLINT: rebinding is implicit
 
   T* allocate(std::size_t n) {
-    if (n > static_cast<std::size_t>(-1) / sizeof(T)) throw std::bad_array_new_length();
+    if (n > static_cast<std::size_t>(-1) / sizeof(T)) CODA_THROW(std::bad_array_new_length());
     return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{alignment_bytes}));
   }
   void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t{alignment_bytes}); }

@@ -63,12 +63,15 @@ class thread_pool {
         first = error_task_[static_cast<std::size_t>(w)];
         error = errors_[static_cast<std::size_t>(w)];
       }
+#if CODA_EXCEPTIONS
     if (error) std::rethrow_exception(error);
+#endif
   }
 
  private:
   void work(int w) {
     for (long t = w; t < tasks_; t += workers_) {
+#if CODA_EXCEPTIONS
       try {
         (*job_)(t, w);
       } catch (...) {
@@ -76,6 +79,9 @@ class thread_pool {
         error_task_[static_cast<std::size_t>(w)] = t;
         return;
       }
+#else
+      (*job_)(t, w);
+#endif
     }
   }
 

@@ -22,37 +22,9 @@
 #include <vector>
 
 #include "coda/core/error.hpp"
+#include "coda/detail/posix_file.hpp"
 
 namespace coda::detail {
-
-[[noreturn]] inline void throw_io_error(const std::string& path, const std::string& what, int err) {
-  throw io_error(path + ": " + what + ": " + std::generic_category().message(err));
-}
-
-/// Owns a POSIX file descriptor.
-class unique_fd {
- public:
-  explicit unique_fd(int fd) noexcept : fd_(fd) {}
-  unique_fd(const unique_fd&) = delete;
-  unique_fd& operator=(const unique_fd&) = delete;
-  ~unique_fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  int get() const noexcept { return fd_; }
-  bool valid() const noexcept { return fd_ >= 0; }
-
-  /// Closes now and reports close()'s result: on network file systems a failed write may only
-  /// surface here, so the writer must not ignore it.
-  int close() noexcept {
-    const int result = ::close(fd_);
-    fd_ = -1;
-    return result;
-  }
-
- private:
-  int fd_;
-};
 
 /// Writes all `n` bytes, retrying short writes and interrupted calls. Returns 0 or the errno.
 inline int write_all(int fd, const char* data, std::size_t n) {
@@ -150,7 +122,7 @@ inline void write_file_atomically(const std::string& path, const std::function<v
   out.flush();
   if (!out) {
     if (buffer.error() != 0) detail::throw_io_error(path, "cannot write '" + temp.path() + "'", buffer.error());
-    throw io_error(path + ": writing '" + temp.path() + "' failed");
+    CODA_THROW(io_error(path + ": writing '" + temp.path() + "' failed"));
   }
   if (::fsync(fd.get()) != 0) detail::throw_io_error(path, "cannot fsync '" + temp.path() + "'", errno);
   if (fd.close() != 0) detail::throw_io_error(path, "cannot close '" + temp.path() + "'", errno);

@@ -28,10 +28,10 @@ namespace detail {
 inline const tensor_entry& checkpoint_tensor(const safetensors_file& f, const std::string& name, dtype type,
                                              std::int64_t count) {
   const tensor_entry* e = f.find(name);
-  if (!e) throw format_error(f.origin() + ": checkpoint tensor '" + name + "' is missing");
+  if (!e) CODA_THROW(format_error(f.origin() + ": checkpoint tensor '" + name + "' is missing"));
   if (e->type != type || e->shape.size() != 1 || e->shape[0] != count)
-    throw format_error(f.origin() + ": checkpoint tensor '" + name + "' must be " + dtype_name(type) + " [" +
-                       std::to_string(count) + "]");
+    CODA_THROW(format_error(f.origin() + ": checkpoint tensor '" + name + "' must be " + dtype_name(type) + " [" +
+                       std::to_string(count) + "]"));
   return *e;
 }
 
@@ -76,34 +76,34 @@ training_progress load_checkpoint(const std::string& path, Net& net, trainer<Net
   const auto& meta = f.metadata();
   const auto at = [&](const char* key) {
     const auto it = meta.find(key);
-    if (it == meta.end()) throw format_error(path + ": not a checkpoint (no metadata '" + key + "')");
+    if (it == meta.end()) CODA_THROW(format_error(path + ": not a checkpoint (no metadata '" + key + "')"));
     return it->second;
   };
-  if (at("checkpoint") != "1") throw format_error(path + ": unknown checkpoint version '" + at("checkpoint") + "'");
+  if (at("checkpoint") != "1") CODA_THROW(format_error(path + ": unknown checkpoint version '" + at("checkpoint") + "'"));
   if (at("run") != run)
-    throw format_error(path + ": the checkpoint was made with different settings (" + at("run") + ") than this run (" + run + ")");
+    CODA_THROW(format_error(path + ": the checkpoint was made with different settings (" + at("run") + ") than this run (" + run + ")"));
   net = model_from_file<Net>(f, overrides);
   const std::int64_t n = Net::parameter_count;
   constexpr dtype state_type = std::is_same_v<T, float> ? dtype::f32 : dtype::f64;
   std::int64_t state[4];
   std::memcpy(state, f.data(detail::checkpoint_tensor(f, "training.state", dtype::i64, 4)), sizeof state);
-  if (state[0] < 0 || state[1] < 0 || state[2] < 0) throw format_error(path + ": negative counters in 'training.state'");
+  if (state[0] < 0 || state[1] < 0 || state[2] < 0) CODA_THROW(format_error(path + ": negative counters in 'training.state'"));
   std::visit(
       [&](auto& o) {
         using O = std::decay_t<decltype(o)>;
         if (at("optimizer") != O::name)
-          throw format_error(path + ": the checkpoint's optimiser is '" + at("optimizer") + "', this run uses '" + O::name + "'");
+          CODA_THROW(format_error(path + ": the checkpoint's optimiser is '" + at("optimizer") + "', this run uses '" + O::name + "'"));
         if constexpr (std::is_same_v<O, adam<T>>) {
           f.copy_to(detail::checkpoint_tensor(f, "optimizer.exp_avg", state_type, n), o.exp_avg());
           f.copy_to(detail::checkpoint_tensor(f, "optimizer.exp_avg_sq", state_type, n), o.exp_avg_sq());
           for (index_t i = 0; i < n; ++i)
             if (!std::isfinite(o.exp_avg()[i]) || !(o.exp_avg_sq()[i] >= 0))
-              throw format_error(path + ": invalid Adam state at element " + std::to_string(i));
+              CODA_THROW(format_error(path + ": invalid Adam state at element " + std::to_string(i)));
         } else {
           f.copy_to(detail::checkpoint_tensor(f, "optimizer.momentum_buffer", state_type, n), o.momentum_buffer());
           for (index_t i = 0; i < n; ++i)
             if (!std::isfinite(o.momentum_buffer()[i]))
-              throw format_error(path + ": non-finite momentum buffer at element " + std::to_string(i));
+              CODA_THROW(format_error(path + ": non-finite momentum buffer at element " + std::to_string(i)));
         }
         o.set_steps(state[2]);
       },

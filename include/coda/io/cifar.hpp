@@ -8,12 +8,12 @@
 
 #include <array>
 #include <cstdint>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "coda/core/error.hpp"
 #include "coda/core/shape.hpp"
+#include "coda/detail/posix_file.hpp"
 
 namespace coda {
 
@@ -52,26 +52,31 @@ inline bool file_exists(const std::string& path) {
 
 }  // namespace detail
 
+/// Rejects sizes that are not a positive whole number of records (checked before reading).
+inline void check_cifar_binary_size(std::size_t size, const std::string& origin) {
+  if (size == 0) CODA_THROW(format_error(origin + ": holds no records"));
+  if (size % cifar_record_bytes != 0)
+    CODA_THROW(format_error(origin + ": " + std::to_string(size) + " bytes is not a whole number of " +
+                       std::to_string(cifar_record_bytes) + "-byte records (truncated or not CIFAR-10 binary)"));
+}
+
+/// Appends the records in `bytes` (a binary file's content); `origin` names the file in errors.
+inline void parse_cifar_binary(const std::uint8_t* bytes, std::size_t size, const std::string& origin, image_dataset& out) {
+  check_cifar_binary_size(size, origin);
+  const auto records = static_cast<index_t>(size / cifar_record_bytes);
+  for (index_t r = 0; r < records; ++r)
+    if (bytes[r * cifar_record_bytes] > 9)
+      CODA_THROW(format_error(origin + ": record " + std::to_string(r) + " has label " + std::to_string(bytes[r * cifar_record_bytes]) +
+                         " (expected 0-9)"));
+  out.pixels.reserve(out.pixels.size() + static_cast<std::size_t>(records * cifar_image_bytes));
+  for (index_t r = 0; r < records; ++r) out.append(bytes + r * cifar_record_bytes + 1, bytes[r * cifar_record_bytes]);
+}
+
 /// Appends the records of one binary file; every malformed case names the file.
 inline void read_cifar_binary_file(const std::string& path, image_dataset& out) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) throw io_error(path + ": cannot open");
-  const std::streamoff size = f.tellg();
-  if (size <= 0) throw format_error(path + ": holds no records");
-  if (size % cifar_record_bytes != 0)
-    throw format_error(path + ": " + std::to_string(size) + " bytes is not a whole number of " +
-                       std::to_string(cifar_record_bytes) + "-byte records (truncated or not CIFAR-10 binary)");
-  f.seekg(0);
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  if (!f.read(reinterpret_cast<char*>(bytes.data()), size)) throw io_error(path + ": read failed");
-  const index_t records = size / cifar_record_bytes;
-  out.pixels.reserve(out.pixels.size() + static_cast<std::size_t>(records * cifar_image_bytes));
-  for (index_t r = 0; r < records; ++r) {
-    const std::uint8_t* rec = bytes.data() + r * cifar_record_bytes;
-    if (rec[0] > 9)
-      throw format_error(path + ": record " + std::to_string(r) + " has label " + std::to_string(rec[0]) + " (expected 0-9)");
-    out.append(rec + 1, rec[0]);
-  }
+  const std::vector<std::uint8_t> bytes = detail::read_file_bytes(path);
+  check_cifar_binary_size(bytes.size(), path);
+  parse_cifar_binary(bytes.data(), bytes.size(), path, out);
 }
 
 /// Whether `dir` holds the binary layout (test_batch.bin or data_batch_1.bin).
@@ -91,7 +96,7 @@ inline image_dataset read_cifar_binary(const std::string& dir, dataset_split spl
     const std::string path = dir + "/data_batch_" + std::to_string(k) + ".bin";
     if (detail::file_exists(path)) read_cifar_binary_file(path, data);
   }
-  if (data.size() == 0) throw io_error(dir + ": no data_batch_1.bin ... data_batch_5.bin (CIFAR-10 binary training files)");
+  if (data.size() == 0) CODA_THROW(io_error(dir + ": no data_batch_1.bin ... data_batch_5.bin (CIFAR-10 binary training files)"));
   return data;
 }
 

@@ -8,13 +8,12 @@
 #include <stb/stb_image_write.h>
 
 #include <cstdint>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "coda/core/error.hpp"
+#include "coda/detail/posix_file.hpp"
 #include "coda/io/atomic_file.hpp"
 
 namespace coda {
@@ -28,23 +27,17 @@ struct rgb_image {
 /// Largest width or height decode_image() accepts: bounds the allocation a lying header can cause.
 inline constexpr int max_image_side = 8192;
 
-inline std::vector<std::uint8_t> read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw io_error(path + ": cannot open");
-  return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
 /// Decodes PNG/JPEG/BMP/... bytes; `origin` names the file in errors.
 inline rgb_image decode_image(const std::vector<std::uint8_t>& bytes, const std::string& origin) {
-  if (bytes.empty() || bytes.size() > (1u << 30)) throw format_error(origin + ": empty or oversized image file");
+  if (bytes.empty() || bytes.size() > (1u << 30)) CODA_THROW(format_error(origin + ": empty or oversized image file"));
   int w = 0, h = 0, c = 0;
   const auto size = static_cast<int>(bytes.size());
   if (!stbi_info_from_memory(bytes.data(), size, &w, &h, &c))
-    throw format_error(origin + ": not a readable image (" + stbi_failure_reason() + ")");
+    CODA_THROW(format_error(origin + ": not a readable image (" + stbi_failure_reason() + ")"));
   if (w <= 0 || h <= 0 || w > max_image_side || h > max_image_side)
-    throw format_error(origin + ": image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels is out of range");
+    CODA_THROW(format_error(origin + ": image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels is out of range"));
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load_from_memory(bytes.data(), size, &w, &h, &c, 3), stbi_image_free);
-  if (!pixels) throw format_error(origin + ": cannot decode image (" + stbi_failure_reason() + ")");
+  if (!pixels) CODA_THROW(format_error(origin + ": cannot decode image (" + stbi_failure_reason() + ")"));
   rgb_image img{w, h, std::vector<std::uint8_t>(static_cast<std::size_t>(3) * w * h)};
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x)
@@ -53,7 +46,7 @@ inline rgb_image decode_image(const std::vector<std::uint8_t>& bytes, const std:
   return img;
 }
 
-inline rgb_image load_image(const std::string& path) { return decode_image(read_file(path), path); }
+inline rgb_image load_image(const std::string& path) { return decode_image(detail::read_file_bytes(path), path); }
 
 /// Resampled to width x height with stb's resizer (Mitchell/cubic filters, sRGB-unaware).
 inline rgb_image resize_image(const rgb_image& img, int width, int height) {
@@ -62,7 +55,7 @@ inline rgb_image resize_image(const rgb_image& img, int width, int height) {
   for (int ch = 0; ch < 3; ++ch)
     if (!stbir_resize_uint8(img.chw.data() + static_cast<std::size_t>(ch) * img.width * img.height, img.width, img.height, 0,
                             out.chw.data() + static_cast<std::size_t>(ch) * width * height, width, height, 0, 1))
-      throw error("coda::resize_image: stb's resizer failed");
+      CODA_THROW(error("coda::resize_image: stb's resizer failed"));
   return out;
 }
 
@@ -74,7 +67,7 @@ inline void write_png(const std::string& path, int width, int height, const std:
     out->insert(out->end(), static_cast<std::uint8_t*>(data), static_cast<std::uint8_t*>(data) + size);
   };
   if (!stbi_write_png_to_func(append, &encoded, width, height, 3, rgb.data(), width * 3))
-    throw io_error(path + ": PNG encoding failed");
+    CODA_THROW(io_error(path + ": PNG encoding failed"));
   write_file_atomically(path, encoded.data(), encoded.size());
 }
 

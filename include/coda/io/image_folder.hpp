@@ -31,7 +31,7 @@ inline std::vector<std::filesystem::path> sorted_entries(const std::filesystem::
   std::error_code ec;
   for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
     if (directories ? it->is_directory() : (it->is_regular_file() && is_image_name(it->path()))) out.push_back(it->path());
-  if (ec) throw io_error(dir.string() + ": cannot list: " + ec.message());
+  if (ec) CODA_THROW(io_error(dir.string() + ": cannot list: " + ec.message()));
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -50,11 +50,11 @@ inline image_dataset read_image_folder(const std::string& dir, dataset_split spl
                                        const std::function<void(index_t, index_t)>& progress = {}) {
   const std::filesystem::path root = std::filesystem::path(dir) / (split == dataset_split::train ? "train" : "test");
   std::error_code ec;
-  if (!std::filesystem::is_directory(root, ec)) throw io_error(root.string() + ": no such directory");
+  if (!std::filesystem::is_directory(root, ec)) CODA_THROW(io_error(root.string() + ": no such directory"));
   const auto classes = detail::sorted_entries(root, true);
   if (classes.size() != cifar10_classes.size())
-    throw format_error(root.string() + ": expected " + std::to_string(cifar10_classes.size()) + " class directories, found " +
-                       std::to_string(classes.size()));
+    CODA_THROW(format_error(root.string() + ": expected " + std::to_string(cifar10_classes.size()) + " class directories, found " +
+                       std::to_string(classes.size())));
   std::vector<std::filesystem::path> files;
   std::vector<int> labels;
   for (std::size_t c = 0; c < classes.size(); ++c)
@@ -62,7 +62,7 @@ inline image_dataset read_image_folder(const std::string& dir, dataset_split spl
       files.push_back(std::move(f));
       labels.push_back(static_cast<int>(c));
     }
-  if (files.empty()) throw format_error(root.string() + ": no .png or .jpg images");
+  if (files.empty()) CODA_THROW(format_error(root.string() + ": no .png or .jpg images"));
 
   image_dataset data;
   data.labels = labels;
@@ -74,8 +74,8 @@ inline image_dataset read_image_folder(const std::string& dir, dataset_split spl
       try {
         const rgb_image img = load_image(files[i].string());
         if (img.width != 32 || img.height != 32)
-          throw format_error(files[i].string() + ": image is " + std::to_string(img.width) + "x" + std::to_string(img.height) +
-                             ", expected 32x32");
+          CODA_THROW(format_error(files[i].string() + ": image is " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+                             ", expected 32x32"));
         std::copy(img.chw.begin(), img.chw.end(), data.pixels.begin() + static_cast<std::ptrdiff_t>(i * cifar_image_bytes));
       } catch (const std::exception& e) {
         errors[i] = e.what();
@@ -92,7 +92,7 @@ inline image_dataset read_image_folder(const std::string& dir, dataset_split spl
   for (auto& t : pool) t.join();
   if (progress) progress(static_cast<index_t>(files.size()), static_cast<index_t>(files.size()));
   for (const auto& e : errors)
-    if (!e.empty()) throw format_error(e);
+    if (!e.empty()) CODA_THROW(format_error(e));
   return data;
 }
 

@@ -42,7 +42,7 @@ inline double parse_metadata_number(const std::string& origin, const std::string
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
   if (text.empty() || errno != 0 || *end != '\0' || !std::isfinite(v))
-    throw format_error(origin + ": metadata '" + key + "' is not a finite number: '" + text + "'");
+    CODA_THROW(format_error(origin + ": metadata '" + key + "' is not a finite number: '" + text + "'"));
   return v;
 }
 
@@ -70,7 +70,7 @@ inline model_metadata read_model_metadata(const safetensors_file& file, const mo
     return it == meta.end() ? nullptr : &it->second;
   };
   if (const auto* f = get("format"); f && *f != "coda")
-    throw format_error(file.origin() + ": metadata 'format' is '" + *f + "', expected 'coda'");
+    CODA_THROW(format_error(file.origin() + ": metadata 'format' is '" + *f + "', expected 'coda'"));
   if (const auto* a = get("arch")) m.arch = *a;
   if (const auto* n = get("norm")) m.norm = *n;
   if (const auto* t = get("temperature")) m.temperature = detail::parse_metadata_number(file.origin(), "temperature", *t);
@@ -79,8 +79,8 @@ inline model_metadata read_model_metadata(const safetensors_file& file, const mo
   if (overrides.temperature) m.temperature = *overrides.temperature;
   if (overrides.logit_bias) m.logit_bias = *overrides.logit_bias;
   if (m.norm != squash::name && m.norm != l2::name)
-    throw format_error(file.origin() + ": norm '" + m.norm + "' is not one of squash, l2");
-  if (!(m.temperature > 0)) throw format_error(file.origin() + ": the temperature must be positive");
+    CODA_THROW(format_error(file.origin() + ": norm '" + m.norm + "' is not one of squash, l2"));
+  if (!(m.temperature > 0)) CODA_THROW(format_error(file.origin() + ": the temperature must be positive"));
   return m;
 }
 
@@ -92,38 +92,38 @@ Net model_from_file(const safetensors_file& file, const model_overrides& overrid
   const model_metadata meta = read_model_metadata(file, overrides);
   const std::string& origin = file.origin();
   if (meta.arch != arch_name<Net>::value)
-    throw format_error(origin + ": the model's arch is '" + meta.arch + "', expected '" + arch_name<Net>::value + "'");
+    CODA_THROW(format_error(origin + ": the model's arch is '" + meta.arch + "', expected '" + arch_name<Net>::value + "'"));
   Net net(static_cast<T>(meta.temperature), static_cast<T>(meta.logit_bias));
   net.update_parameters([&](T* params, index_t) {
     detail::for_each_index(
         [&](auto i) {
           using L = typename Net::template layer<i>;
           if (meta.norm != L::norm::name)
-            throw format_error(origin + ": the model's norm is '" + meta.norm + "' but layer " + std::to_string(i) +
-                               " of this network uses '" + L::norm::name + "'");
+            CODA_THROW(format_error(origin + ": the model's norm is '" + meta.norm + "' but layer " + std::to_string(i) +
+                               " of this network uses '" + L::norm::name + "'"));
           for (const parameter_tensor& p : L::parameter_tensors) {
             const std::string name = std::to_string(i) + "." + p.suffix;
             const tensor_entry* e = file.find(name);
             const std::string want = detail::shape_text(p.dims, static_cast<std::size_t>(p.rank));
-            if (!e) throw format_error(origin + ": tensor '" + name + "' is missing (expected shape " + want + ")");
+            if (!e) CODA_THROW(format_error(origin + ": tensor '" + name + "' is missing (expected shape " + want + ")"));
             const std::string got = detail::shape_text(e->shape, e->shape.size());
             if (got != want)
-              throw format_error(origin + ": tensor '" + name + "' has shape " + got + ", expected " + want);
+              CODA_THROW(format_error(origin + ": tensor '" + name + "' has shape " + got + ", expected " + want));
             if (e->type != dtype::f32 && e->type != dtype::f64)
-              throw format_error(origin + ": tensor '" + name + "' has dtype " + dtype_name(e->type) + ", expected F32 or F64");
+              CODA_THROW(format_error(origin + ": tensor '" + name + "' has dtype " + dtype_name(e->type) + ", expected F32 or F64"));
             T* dst = params + Net::template parameter_offset<i>() + p.offset;
             file.copy_to(*e, dst);
             for (index_t k = 0; k < p.size; ++k)
               if (!std::isfinite(dst[k]))
-                throw format_error(origin + ": tensor '" + name + "' holds a non-finite value (NaN or infinity) at element " +
-                                   std::to_string(k));
+                CODA_THROW(format_error(origin + ": tensor '" + name + "' holds a non-finite value (NaN or infinity) at element " +
+                                   std::to_string(k)));
           }
         },
         std::make_index_sequence<Net::depth>{});
   });
   for (const tensor_entry& e : file.tensors())
     if (!detail::is_checkpoint_tensor(e.name) && !Net::has_parameter_tensor(e.name))
-      throw format_error(origin + ": unexpected tensor '" + e.name + "' (not a parameter of " + arch_name<Net>::value + ")");
+      CODA_THROW(format_error(origin + ": unexpected tensor '" + e.name + "' (not a parameter of " + arch_name<Net>::value + ")"));
   return net;
 }
 

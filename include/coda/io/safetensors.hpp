@@ -133,43 +133,23 @@ inline std::string offsets_text(std::size_t begin, std::size_t end) {
   return "[" + std::to_string(begin) + "," + std::to_string(end) + "]";
 }
 
-inline std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
-  const unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) throw_io_error(path, "cannot open", errno);
-  struct stat info {};
-  if (::fstat(fd.get(), &info) != 0) throw_io_error(path, "cannot stat", errno);
-  if (!S_ISREG(info.st_mode)) throw io_error(path + ": not a regular file");
-  // The size comes from the file system, never from the header, so a corrupt length field
-  // cannot make the reader allocate more than the file holds.
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(info.st_size));
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t got = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throw_io_error(path, "cannot read", errno);
-    if (got == 0) throw io_error(path + ": the file shrank while it was being read");
-    done += static_cast<std::size_t>(got);
-  }
-  return bytes;
-}
-
 /// The JSON header, after the checks that need nothing but the length field: they run before
 /// anything is allocated, so a hostile length cannot cost memory.
 inline std::string_view header_text(const std::vector<std::uint8_t>& bytes, const std::string& origin) {
   if (bytes.size() < 8)
-    throw format_error(origin + ": the file is " + std::to_string(bytes.size()) +
-                       " bytes, too short for the 8-byte header length");
+    CODA_THROW(format_error(origin + ": the file is " + std::to_string(bytes.size()) +
+                       " bytes, too short for the 8-byte header length"));
   std::uint64_t length = 0;
   std::memcpy(&length, bytes.data(), sizeof length);
   if (length > max_header_length)
-    throw format_error(origin + ": header length " + std::to_string(length) + " exceeds the limit of " +
-                       std::to_string(max_header_length) + " bytes");
+    CODA_THROW(format_error(origin + ": header length " + std::to_string(length) + " exceeds the limit of " +
+                       std::to_string(max_header_length) + " bytes"));
   if (length > bytes.size() - 8)
-    throw format_error(origin + ": header length " + std::to_string(length) + " exceeds the " +
-                       std::to_string(bytes.size() - 8) + " bytes after the length field (truncated file)");
+    CODA_THROW(format_error(origin + ": header length " + std::to_string(length) + " exceeds the " +
+                       std::to_string(bytes.size() - 8) + " bytes after the length field (truncated file)"));
   const std::string_view header(reinterpret_cast<const char*>(bytes.data() + 8), static_cast<std::size_t>(length));
   if (header.empty() || header.front() != '{')
-    throw format_error(origin + ": the header must be a JSON object and begin with '{'");
+    CODA_THROW(format_error(origin + ": the header must be a JSON object and begin with '{'"));
   return header;
 }
 
@@ -184,22 +164,22 @@ inline nlohmann::json parse_header_json(std::string_view header, const std::stri
     if (event == json::parse_event_t::object_start) open_objects.emplace_back();
     if (event == json::parse_event_t::object_end) open_objects.pop_back();
     if (event == json::parse_event_t::key && !open_objects.back().insert(parsed.get<std::string>()).second)
-      throw format_error(origin + ": the header has the duplicate key '" + parsed.get<std::string>() + "'");
+      CODA_THROW(format_error(origin + ": the header has the duplicate key '" + parsed.get<std::string>() + "'"));
     return true;
   };
   try {
     return json::parse(header.data(), header.data() + header.size(), reject_duplicates);
   } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
-    throw format_error(origin + ": the header is not valid JSON (" + e.what() + ")");
+    CODA_THROW(format_error(origin + ": the header is not valid JSON (" + e.what() + ")"));
   }
 }
 
 inline std::map<std::string, std::string> parse_metadata(const nlohmann::json& value, const std::string& origin) {
   const std::string rule = origin + ": __metadata__ must be an object mapping strings to strings";
-  if (!value.is_object()) throw format_error(rule);
+  if (!value.is_object()) CODA_THROW(format_error(rule));
   std::map<std::string, std::string> metadata;
   for (const auto& item : value.items()) {
-    if (!item.value().is_string()) throw format_error(rule + ", but the value of '" + item.key() + "' is not a string");
+    if (!item.value().is_string()) CODA_THROW(format_error(rule + ", but the value of '" + item.key() + "' is not a string"));
     metadata.emplace(item.key(), item.value().get<std::string>());
   }
   return metadata;
@@ -212,19 +192,19 @@ inline std::optional<std::uint64_t> json_unsigned(const nlohmann::json& value, s
 }
 
 inline dtype entry_dtype(const nlohmann::json& value, const std::string& where) {
-  if (!value.is_string()) throw format_error(where + ": dtype must be a string");
+  if (!value.is_string()) CODA_THROW(format_error(where + ": dtype must be a string"));
   const std::optional<dtype> type = parse_dtype(value.get_ref<const std::string&>());
-  if (!type) throw format_error(where + ": unknown dtype '" + value.get<std::string>() + "'");
+  if (!type) CODA_THROW(format_error(where + ": unknown dtype '" + value.get<std::string>() + "'"));
   return *type;
 }
 
 inline std::vector<std::int64_t> entry_shape(const nlohmann::json& value, const std::string& where) {
   const std::string rule = where + ": shape must be an array of non-negative integers below 2^63";
-  if (!value.is_array()) throw format_error(rule);
+  if (!value.is_array()) CODA_THROW(format_error(rule));
   std::vector<std::int64_t> shape;
   for (const nlohmann::json& extent : value) {
     const auto parsed = json_unsigned(extent, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
-    if (!parsed) throw format_error(rule + ", got " + value.dump());
+    if (!parsed) CODA_THROW(format_error(rule + ", got " + value.dump()));
     shape.push_back(static_cast<std::int64_t>(*parsed));
   }
   return shape;
@@ -232,37 +212,37 @@ inline std::vector<std::int64_t> entry_shape(const nlohmann::json& value, const 
 
 inline std::pair<std::size_t, std::size_t> entry_offsets(const nlohmann::json& value, const std::string& where) {
   const std::string rule = where + ": data_offsets must be an array of two non-negative integers";
-  if (!value.is_array() || value.size() != 2) throw format_error(rule);
+  if (!value.is_array() || value.size() != 2) CODA_THROW(format_error(rule));
   const auto begin = json_unsigned(value[0], std::numeric_limits<std::size_t>::max());
   const auto end = json_unsigned(value[1], std::numeric_limits<std::size_t>::max());
-  if (!begin || !end) throw format_error(rule + ", got " + value.dump());
-  if (*begin > *end) throw format_error(where + ": data_offsets " + value.dump() + " begin after they end");
+  if (!begin || !end) CODA_THROW(format_error(rule + ", got " + value.dump()));
+  if (*begin > *end) CODA_THROW(format_error(where + ": data_offsets " + value.dump() + " begin after they end"));
   return {static_cast<std::size_t>(*begin), static_cast<std::size_t>(*end)};
 }
 
 inline void require_exact_keys(const nlohmann::json& value, const std::string& where) {
   static constexpr std::array<const char*, 3> keys{"dtype", "shape", "data_offsets"};
-  if (!value.is_object()) throw format_error(where + ": the entry must be an object with dtype, shape and data_offsets");
+  if (!value.is_object()) CODA_THROW(format_error(where + ": the entry must be an object with dtype, shape and data_offsets"));
   for (const auto& item : value.items())
     if (std::none_of(keys.begin(), keys.end(), [&](const char* key) { return item.key() == key; }))
-      throw format_error(where + ": unexpected key '" + item.key() + "'");
+      CODA_THROW(format_error(where + ": unexpected key '" + item.key() + "'"));
   for (const char* key : keys)
-    if (!value.contains(key)) throw format_error(where + ": missing '" + key + "'");
+    if (!value.contains(key)) CODA_THROW(format_error(where + ": missing '" + key + "'"));
 }
 
 inline tensor_entry parse_entry(const std::string& name, const nlohmann::json& value, const std::string& origin) {
-  if (name.empty()) throw format_error(origin + ": a tensor has an empty name");
+  if (name.empty()) CODA_THROW(format_error(origin + ": a tensor has an empty name"));
   const std::string where = origin + ": tensor '" + name + "'";
   require_exact_keys(value, where);
   tensor_entry entry{name, entry_dtype(value["dtype"], where), entry_shape(value["shape"], where), 0, 0};
   std::tie(entry.begin, entry.end) = entry_offsets(value["data_offsets"], where);
   const std::string described = "shape " + bracketed(entry.shape) + " of " + dtype_name(entry.type);
   const std::optional<std::size_t> length = shape_byte_length(entry.shape, entry.type);
-  if (!length) throw format_error(where + ": the byte length of " + described + " overflows");
+  if (!length) CODA_THROW(format_error(where + ": the byte length of " + described + " overflows"));
   if (entry.end - entry.begin != *length)
-    throw format_error(where + ": data_offsets " + offsets_text(entry.begin, entry.end) + " span " +
+    CODA_THROW(format_error(where + ": data_offsets " + offsets_text(entry.begin, entry.end) + " span " +
                        std::to_string(entry.end - entry.begin) + " bytes but " + described + " needs " +
-                       std::to_string(*length));
+                       std::to_string(*length)));
   return entry;
 }
 
@@ -274,17 +254,17 @@ inline void check_tiling(const std::vector<tensor_entry>& tensors, std::size_t d
     const std::string where =
         origin + ": tensor '" + entry.name + "': data_offsets " + offsets_text(entry.begin, entry.end);
     if (entry.begin != covered)
-      throw format_error(where + " begin at " + std::to_string(entry.begin) + ", but " +
+      CODA_THROW(format_error(where + " begin at " + std::to_string(entry.begin) + ", but " +
                          (previous ? "tensor '" + previous->name + "' ends" : std::string("the data section starts")) +
-                         " at " + std::to_string(covered) + (entry.begin > covered ? " (gap)" : " (overlap)"));
+                         " at " + std::to_string(covered) + (entry.begin > covered ? " (gap)" : " (overlap)")));
     if (entry.end > data_size)
-      throw format_error(where + " reach past the end of the " + std::to_string(data_size) + "-byte data section");
+      CODA_THROW(format_error(where + " reach past the end of the " + std::to_string(data_size) + "-byte data section"));
     covered = entry.end;
     previous = &entry;
   }
   if (covered != data_size)
-    throw format_error(origin + ": the data section has " + std::to_string(data_size) + " bytes but the tensors cover " +
-                       std::to_string(covered) + " (trailing bytes)");
+    CODA_THROW(format_error(origin + ": the data section has " + std::to_string(data_size) + " bytes but the tensors cover " +
+                       std::to_string(covered) + " (trailing bytes)"));
 }
 
 /// Whether static_cast<T>(value) is defined and keeps the value's magnitude (integer targets
@@ -383,8 +363,8 @@ class safetensors_file {
     else if (entry.type == dtype::f64)
       convert_elements<double>(own(entry), out);
     else
-      throw format_error(origin_ + ": tensor '" + entry.name + "' has dtype " + dtype_name(entry.type) +
-                         ", but copy_to converts only F32 and F64");
+      CODA_THROW(format_error(origin_ + ": tensor '" + entry.name + "' has dtype " + dtype_name(entry.type) +
+                         ", but copy_to converts only F32 and F64"));
   }
 
  private:
@@ -407,8 +387,8 @@ class safetensors_file {
       Stored value;
       std::memcpy(&value, source + i * sizeof(Stored), sizeof(Stored));
       if (!detail::representable<T>(value))
-        throw format_error(origin_ + ": tensor '" + entry.name + "': element " + std::to_string(i) + " (" +
-                           std::to_string(value) + ") is out of range of the requested type");
+        CODA_THROW(format_error(origin_ + ": tensor '" + entry.name + "': element " + std::to_string(i) + " (" +
+                           std::to_string(value) + ") is out of range of the requested type"));
       out[i] = static_cast<T>(value);
     }
   }

@@ -31,8 +31,8 @@ double record_loss(tape<T>& t, loss_kind kind, const T* logits, index_t batch, i
   CODA_REQUIRE(mean_over >= batch && batch > 0, "coda::record_loss: the mean must cover at least the recorded batch");
   for (index_t n = 0; n < batch; ++n)
     if (labels[n] < 0 || labels[n] >= classes)
-      throw argument_error("coda::record_loss: label " + std::to_string(labels[n]) + " of sample " + std::to_string(n) +
-                           " is outside [0, " + std::to_string(classes) + ")");
+      CODA_THROW(argument_error("coda::record_loss: label " + std::to_string(labels[n]) + " of sample " + std::to_string(n) +
+                           " is outside [0, " + std::to_string(classes) + ")"));
   const double norm = scale / double(kind == loss_kind::binary_cross_entropy ? mean_over * classes : mean_over);
   T* saved = t.memory().allocate(static_cast<std::size_t>(batch + 1));
   T* out = t.memory().allocate(static_cast<std::size_t>(batch));

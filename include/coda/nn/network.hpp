@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "coda/core/tensor.hpp"
+#include "coda/ad/input_rule.hpp"
 #include "coda/nn/add_inverse.hpp"
 #include "coda/nn/dau_conv.hpp"
 #include "coda/nn/logit_head.hpp"
@@ -170,7 +171,7 @@ class network {
   static constexpr std::size_t training_tape_nodes = depth + 3;
 
   /// Workspace of the embedded single-image path: forward plus the explanation of every class.
-  static constexpr std::size_t embedded_workspace_size = workspace_size(1, record_mode::explain, num_classes);
+  static constexpr std::size_t embedded_workspace_size = workspace_size(1, record_mode::explain, num_classes, false);
 
   explicit network(Scalar temperature = Scalar(1000), Scalar logit_bias = Scalar(std::log(1.0 / 9.0)))
       : params_(static_cast<std::size_t>(parameter_count), Scalar(0)), derived_(derived_total(), Scalar(0)) {
@@ -219,11 +220,30 @@ class network {
 
   /// Records the forward pass of `batch` images ([batch][image_shape]) on `t`, in t's mode, and
   /// returns the logits [batch][num_classes], which live in t's arena. The caller has reserved
-  /// the arena (workspace_size) and validated the images.
+  /// the arena (workspace_size) and validated the images. Node 0 is the AddInverse encoding,
+  /// node i + 1 layer i, node depth + 1 the logit head.
   const Scalar* forward(const Scalar* images, index_t batch, tape<Scalar>& t) const {
-    arena<Scalar>& mem = t.memory();
-    Scalar* x = mem.allocate(static_cast<std::size_t>(batch * encoded_shape::size));
+    Scalar* x = t.memory().allocate(static_cast<std::size_t>(batch * encoded_shape::size));
     encoder::forward(images, x, batch, t);
+    return forward_layers(x, batch, t);
+  }
+
+  /// The same from inputs already in the encoded space ([batch][encoded_shape], which must stay
+  /// valid while the tape is used): what attribution methods need when they scale or occlude
+  /// the encoded input. Node 0 passes gradients through unchanged, so the nodes are numbered as
+  /// in forward().
+  const Scalar* forward_encoded(const Scalar* encoded, index_t batch, tape<Scalar>& t) const {
+    t.push({&input_backward<Scalar>, nullptr, encoded, encoded, nullptr, batch, encoded_shape::size, encoded_shape::size, 0,
+            t.mode()});
+    return forward_layers(encoded, batch, t);
+  }
+
+  /// The kernels' view of layer i's parameters and derived data.
+  const kernels::dau_weights<Scalar>& layer_weights(std::size_t i) const { return weights_[i]; }
+
+ private:
+  const Scalar* forward_layers(const Scalar* x, index_t batch, tape<Scalar>& t) const {
+    arena<Scalar>& mem = t.memory();
     detail::for_each_index(
         [&](auto i) {
           using L = layer<i>;
@@ -238,10 +258,6 @@ class network {
     return logits;
   }
 
-  /// The kernels' view of layer i's parameters and derived data.
-  const kernels::dau_weights<Scalar>& layer_weights(std::size_t i) const { return weights_[i]; }
-
- private:
   static constexpr std::size_t derived_total() { return static_cast<std::size_t>((Layers::template derived_size<Scalar> + ...)); }
 
   void bind() {

@@ -99,8 +99,8 @@ class trainer {
     CODA_REQUIRE(n > 0 && n <= settings_.batch, "coda::trainer: a mini-batch holds 1 to `batch` images");
     for (index_t i = 0; i < n; ++i)
       if (labels[i] < 0 || labels[i] >= Net::num_classes)
-        throw argument_error("coda::trainer: label " + std::to_string(labels[i]) + " of image " + std::to_string(i) +
-                             " is outside [0, " + std::to_string(Net::num_classes) + ")");
+        CODA_THROW(argument_error("coda::trainer: label " + std::to_string(labels[i]) + " of image " + std::to_string(i) +
+                             " is outside [0, " + std::to_string(Net::num_classes) + ")"));
     const double scale = double(settings_.batch) / double(settings_.virtual_batch);
     detail::thread_pool& pool = detail::pool();
     while (static_cast<int>(workers_.size()) < pool.workers()) workers_.push_back(std::make_unique<worker>());

@@ -1,0 +1,333 @@
+// coda-cifar10 train killed with SIGKILL at seeded moments spread over a run (before the first
+// checkpoint, during a checkpoint write, right after a checkpoint replaced the previous one, at a
+// random time, while the final model is written), then resumed with --resume: the checkpoint a
+// killed run leaves is always a complete, loadable file, the resumed run removes the temporary
+// files the killed one left, and it ends with a model byte-identical to an uninterrupted run's
+// (training is deterministic and resumes at the exact mini-batch).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coda/io/checkpoint.hpp"
+#include "support/cli_runner.hpp"
+#include "support/fixtures.hpp"
+
+using namespace coda;
+namespace fs = std::filesystem;
+using net_t = cifar10_9l<float>;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int epochs = 2, batch = 2, virtual_batch = 4, limit_train = 8;
+constexpr int batches_per_epoch = limit_train / batch, batches_per_step = virtual_batch / batch,
+              steps_per_epoch = batches_per_epoch / batches_per_step;
+constexpr double run_timeout_seconds = 300;
+
+double seconds_since(clock_type::time_point t) { return std::chrono::duration<double>(clock_type::now() - t).count(); }
+
+/// The run's flags: 4 mini-batches of 2 images per epoch, an optimiser step every 2 of them (a
+/// virtual batch of 4), a checkpoint after every step (the last of an epoch is the end-of-epoch
+/// checkpoint): 2 checkpoint writes per epoch, 4 in all. Every run trains cifar10-9l, so the
+/// runs are kept this small.
+std::vector<std::string> train_args(const std::string& checkpoint_dir, const std::string& out) {
+  return {"train",          "--data",        test::fixture_path("cifar48"),
+          "--limit-train",  std::to_string(limit_train),
+          "--limit-test",   "10",
+          "--batch",        std::to_string(batch),
+          "--virtual-batch", std::to_string(virtual_batch),
+          "--epochs",       std::to_string(epochs),
+          "--checkpoint-every", "1",
+          "--seed",         "9",
+          "--threads",      "2",
+          "--checkpoint-dir", checkpoint_dir,
+          "--out",          out};
+}
+
+/// A coda-cifar10 process started with fork/exec, stdout and stderr to `log`.out / `log`.err.
+class process {
+ public:
+  process(std::vector<std::string> args, const std::string& log) : out_(log + ".out"), err_(log + ".err") {
+    const std::string exe = CODA_CIFAR10_EXE;
+    args.insert(args.begin(), exe);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    start_ = clock_type::now();
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {  // only async-signal-safe calls until exec
+      const int in = ::open("/dev/null", O_RDONLY);
+      const int out = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int err = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (in < 0 || out < 0 || err < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(126);
+      ::execv(exe.c_str(), argv.data());
+      ::_exit(127);
+    }
+  }
+  ~process() {
+    if (running()) {
+      ::kill(pid_, SIGKILL);
+      wait();
+    }
+  }
+  process(const process&) = delete;
+  process& operator=(const process&) = delete;
+
+  bool running() {
+    if (reaped_) return false;
+    if (::waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
+    return !reaped_;
+  }
+  /// Waits for the exit (killing the process after run_timeout_seconds) and returns the status.
+  int wait() {
+    while (running()) {
+      if (seconds() > run_timeout_seconds) {
+        timed_out_ = true;
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status_, 0);
+        reaped_ = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return status_;
+  }
+  void kill() { ::kill(pid_, SIGKILL); }
+  double seconds() const { return seconds_since(start_); }
+  bool timed_out() const { return timed_out_; }
+  bool killed_by_sigkill() const { return reaped_ && WIFSIGNALED(status_) && WTERMSIG(status_) == SIGKILL; }
+  int exit_code() const { return reaped_ && WIFEXITED(status_) ? WEXITSTATUS(status_) : -1; }
+  std::string out() const { return test::read_text(out_); }
+  std::string err() const { return test::read_text(err_); }
+
+ private:
+  std::string out_, err_;
+  pid_t pid_ = -1;
+  int status_ = 0;
+  bool reaped_ = false, timed_out_ = false;
+  clock_type::time_point start_;
+};
+
+/// Names of the files in `dir` that start with `prefix`.
+std::set<std::string> files_starting(const fs::path& dir, const std::string& prefix) {
+  std::set<std::string> found;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) == 0) found.insert(name);
+  }
+  return found;
+}
+
+/// Inode of a file, 0 when it does not exist: a checkpoint replaced by rename gets a new one.
+ino_t inode_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+/// What an observer polling every millisecond saw of a run: when each checkpoint write began
+/// (its temporary file appeared) and when each finished (the checkpoint got a new inode).
+struct observation {
+  std::vector<double> write_started, checkpoint_replaced;
+  double model_write_started = -1;
+};
+
+/// Polls the run until `stop` says so or the process exits; returns whether `stop` fired.
+bool watch(process& p, const std::string& checkpoint_dir, const std::string& out, observation& seen,
+           const std::function<bool(const observation&)>& stop) {
+  const std::string checkpoint = checkpoint_dir + "/checkpoint.safetensors";
+  const fs::path out_dir = fs::path(out).parent_path();
+  const std::string out_prefix = fs::path(out).filename().string() + ".tmp.";
+  std::set<std::string> temporaries;
+  ino_t inode = inode_of(checkpoint);
+  while (p.running()) {
+    bool changed = false;
+    for (const auto& name : files_starting(checkpoint_dir, "checkpoint.safetensors.tmp."))
+      if (temporaries.insert(name).second) {
+        seen.write_started.push_back(p.seconds());
+        changed = true;
+      }
+    if (const ino_t now = inode_of(checkpoint); now != inode) {
+      inode = now;
+      if (now != 0) seen.checkpoint_replaced.push_back(p.seconds());
+      changed = true;
+    }
+    if (seen.model_write_started < 0 && !files_starting(out_dir, out_prefix).empty()) {
+      seen.model_write_started = p.seconds();
+      changed = true;
+    }
+    if (changed && stop(seen)) return true;
+    if (p.seconds() > run_timeout_seconds) return false;
+    // A checkpoint write (93 MB, synced) takes a few hundred milliseconds: polling every 2 ms
+    // sees it without taking much CPU from the run.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
+/// A checkpoint left by a killed run is a complete safetensors file that load_checkpoint accepts,
+/// at a consistent position of the run.
+std::string check_checkpoint(const std::string& path) {
+  INFO("checkpoint " << path);
+  std::optional<safetensors_file> file;
+  REQUIRE_NOTHROW(file.emplace(safetensors_file::read(path)));
+  const auto& meta = file->metadata();
+  REQUIRE(meta.count("checkpoint") == 1);
+  REQUIRE(meta.count("run") == 1);
+  CHECK(meta.at("checkpoint") == "1");
+  CHECK_THAT(meta.at("run"), Catch::Contains("seed=9") && Catch::Contains("batch=2") && Catch::Contains("limit_train=8"));
+  net_t net;
+  training_settings s;
+  s.batch = batch;
+  s.virtual_batch = virtual_batch;
+  trainer<net_t> tr(net, s);
+  training_progress at;
+  REQUIRE_NOTHROW(at = load_checkpoint(path, net, tr, meta.at("run")));
+  INFO("epoch " << at.epoch << ", mini-batches done " << at.batches_done << ", optimiser steps " << tr.steps());
+  CHECK(at.seed == 9);
+  CHECK(at.epoch >= 0);
+  CHECK(at.epoch <= epochs);
+  CHECK(at.batches_done >= 0);
+  CHECK(at.batches_done < batches_per_epoch);
+  CHECK(at.batches_done % batches_per_step == 0);  // taken at virtual-batch boundaries only
+  CHECK(tr.steps() == at.epoch * steps_per_epoch + at.batches_done / batches_per_step);
+  CHECK(tr.steps() >= 1);
+  return "checkpoint at epoch " + std::to_string(at.epoch + 1) + ", mini-batch " + std::to_string(at.batches_done);
+}
+
+}  // namespace
+
+TEST_CASE("train killed at random moments resumes to the weights of an uninterrupted run", "[cli][checkpoint][faults]") {
+  test::scratch_dir dir;
+  const auto test_start = clock_type::now();
+
+  // The uninterrupted run, watched to learn when its phases happen.
+  const std::string reference = dir / "reference.safetensors";
+  observation timeline;
+  double run_seconds = 0;
+  {
+    fs::create_directories(dir / "ref");
+    process p(train_args(dir / "ref/ck", dir / "ref/model.safetensors"), dir / "ref/log");
+    // The checkpoint directory appears only once the program has started: poll for it.
+    while (p.running() && !fs::exists(dir / "ref/ck")) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    watch(p, dir / "ref/ck", dir / "ref/model.safetensors", timeline, [](const observation&) { return false; });
+    p.wait();
+    run_seconds = p.seconds();
+    INFO("stderr: " << p.err());
+    REQUIRE(p.exit_code() == 0);
+    fs::copy_file(dir / "ref/model.safetensors", reference);
+  }
+  const int writes = static_cast<int>(timeline.write_started.size());
+  INFO("uninterrupted run: " << writes << " checkpoint writes seen, " << timeline.checkpoint_replaced.size()
+                             << " replacements, about " << run_seconds << " s");
+  // Polling may miss a replacement, hardly the start of a write (a 93 MB file is written and synced).
+  CHECK(writes == epochs * steps_per_epoch);
+  CHECK(timeline.checkpoint_replaced.size() >= 3);
+  REQUIRE(writes >= 4);
+  REQUIRE_NOTHROW(load_model<net_t>(reference));
+  const std::string reference_bytes = test::read_text(reference);
+
+  std::mt19937 rng(20240611);
+  const auto uniform = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+  const auto pick = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
+  const double first_checkpoint = timeline.write_started.front();
+
+  struct kill_plan {
+    std::string phase;
+    double delay = -1;  ///< seconds after the start, or -1 to kill on an event instead
+    int nth_write = 0, nth_replacement = 0;
+    bool final_model = false;
+    double after_event = 0;  ///< seconds between the event and the kill
+  };
+  const std::vector<kill_plan> plans{
+      {"before the first checkpoint", uniform(0.2, 0.9) * first_checkpoint},
+      {"during a checkpoint write", -1, pick(1, writes - 1), 0, false, uniform(0, 0.03)},
+      {"right after a checkpoint replaced the previous one", -1, 0, pick(2, std::max(2, writes - 2))},
+      {"at a random moment of the run", uniform(0.15, 0.95) * run_seconds},
+      {"while the final model is written", -1, 0, 0, true},
+  };
+
+  int killed = 0, left_temporaries = 0, killed_with_checkpoint = 0;
+  std::string summary;
+  for (std::size_t k = 0; k < plans.size(); ++k) {
+    const kill_plan& plan = plans[k];
+    const std::string base = dir / ("run" + std::to_string(k)), ck = base + "/ck", out = base + "/model.safetensors";
+    fs::create_directories(base);
+    INFO("kill " << k << ": " << plan.phase);
+
+    process p(train_args(ck, out), base + "/killed");
+    bool fired = false;
+    if (plan.delay >= 0) {
+      while (p.running() && p.seconds() < plan.delay) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      fired = p.running();
+    } else {
+      while (p.running() && !fs::exists(ck)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      observation seen;
+      fired = watch(p, ck, out, seen, [&](const observation& s) {
+        if (plan.final_model) return s.model_write_started >= 0;
+        if (plan.nth_write) return static_cast<int>(s.write_started.size()) >= plan.nth_write;
+        return static_cast<int>(s.checkpoint_replaced.size()) >= plan.nth_replacement;
+      });
+    }
+    if (fired && plan.after_event > 0) std::this_thread::sleep_for(std::chrono::duration<double>(plan.after_event));
+    const double at = p.seconds();
+    if (fired) p.kill();
+    p.wait();
+    INFO("killed at " << at << " s; stderr of the killed run:\n" << p.err());
+    CHECK_FALSE(p.timed_out());
+    if (p.killed_by_sigkill()) {
+      ++killed;
+    } else {
+      CHECK(p.exit_code() == 0);  // the run ended before the moment came
+      WARN("kill " << k << " (" << plan.phase << ") came too late: the run had finished");
+    }
+
+    // What the killed run left: a checkpoint is complete and loadable, never truncated.
+    const std::string checkpoint = ck + "/checkpoint.safetensors";
+    const bool had_checkpoint = fs::exists(checkpoint);
+    std::string left = "no checkpoint";
+    if (had_checkpoint) {
+      left = check_checkpoint(checkpoint);
+      killed_with_checkpoint += p.killed_by_sigkill();
+    }
+    const auto temporaries = fs::exists(ck) ? files_starting(ck, "checkpoint.safetensors.tmp.") : std::set<std::string>{};
+    left_temporaries += !temporaries.empty();
+    summary += "\n  " + plan.phase + ": " + (p.killed_by_sigkill() ? "killed" : "finished") + " at " +
+               std::to_string(at) + " s, " + left + (temporaries.empty() ? "" : ", a temporary checkpoint file left");
+    if (fs::exists(out)) CHECK(test::read_text(out) == reference_bytes);  // killed after the final save
+
+    // Resumed with the same flags, it finishes with the weights of the uninterrupted run.
+    auto args = train_args(ck, out);
+    args.push_back("--resume");
+    process resumed(args, base + "/resumed");
+    resumed.wait();
+    INFO("stdout of the resumed run:\n" << resumed.out() << "stderr:\n" << resumed.err());
+    CHECK_FALSE(resumed.timed_out());
+    REQUIRE(resumed.exit_code() == 0);
+    if (had_checkpoint) CHECK_THAT(resumed.out(), Catch::Contains("resuming from " + checkpoint));
+    CHECK(files_starting(ck, "checkpoint.safetensors.tmp.").empty());
+    CHECK_NOTHROW(load_model<net_t>(out));
+    CHECK(test::read_text(out) == reference_bytes);
+  }
+  // The kills landed: most of them killed a running process, some with a checkpoint on disk,
+  // and at least one in the middle of a checkpoint write (its temporary file was left behind).
+  CHECK(killed >= 3);
+  CHECK(killed_with_checkpoint >= 2);
+  CHECK(left_temporaries >= 1);
+  WARN("kill/resume: uninterrupted run " << run_seconds << " s, " << writes << " checkpoint writes; " << killed << " of "
+                       << plans.size() << " runs killed:" << summary << "\n  " << seconds_since(test_start) << " s in all");
+}
