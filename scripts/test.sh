@@ -1,26 +1,44 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs dependencies, then builds and runs every test in
-# Release with the xsimd kernels and again with the scalar fallback, and runs the tests that
-# execute library code under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The whole test suite, as CI runs it: installs dependencies, then
+#   1. Release with the xsimd kernels (and the CUDA library when nvcc is found): every test;
+#   2. Release with the scalar fallback (CODA_SIMD=OFF): every test of library and program code;
+#   3. AddressSanitizer + UndefinedBehaviorSanitizer: every test of library and program code;
+#   4. ThreadSanitizer: the unit tests that run the worker pool (tags below);
+#   5. the libFuzzer targets, 60 s each (scripts/fuzz.sh).
+# The packaging tests (install + find_package) and the CUDA tests run in the first build only:
+# they do not depend on the kernels or on instrumentation.
 #   bash scripts/test.sh            (from the repository root; build trees go to build/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 jobs=$(nproc)
+configure_and_build() {  # dir, cmake args... (targets via CODA_TARGETS)
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -DCODA_BUILD_TESTS=ON "$@" > /dev/null
+  cmake --build "$dir" -j "$jobs" ${CODA_TARGETS:+--target $CODA_TARGETS}
+}
 run_suite() {  # name, extra ctest args, cmake args...
   local dir=build/$1 ctest_args=$2
   shift 2
-  cmake -S . -B "$dir" -DCODA_BUILD_TESTS=ON "$@" > /dev/null
-  cmake --build "$dir" -j "$jobs"
+  configure_and_build "$dir" "$@"
   (cd "$dir" && ctest --output-on-failure -j "$jobs" $ctest_args)
 }
+only_library=(-DCODA_BUILD_BENCHMARKS=OFF -DCODA_WITH_CUDA=OFF)
 
 echo "== Release build (xsimd kernels) and full test suite"
 run_suite release "" -DCMAKE_BUILD_TYPE=Release
-echo "== Scalar fallback (CODA_SIMD=OFF) and full test suite"
-run_suite scalar "" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF -DCODA_BUILD_BENCHMARKS=OFF
+echo "== Scalar fallback (CODA_SIMD=OFF)"
+run_suite scalar "-LE packaging" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}"
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
-run_suite asan "-LE packaging" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCODA_SANITIZE=address,undefined \
-  -DCODA_BUILD_BENCHMARKS=OFF
+run_suite asan "-LE packaging" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCODA_SANITIZE=address,undefined "${only_library[@]}"
+echo "== ThreadSanitizer"
+CODA_TARGETS=coda_tests configure_and_build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCODA_SANITIZE=thread \
+  -DCODA_BUILD_EXAMPLES=OFF "${only_library[@]}"
+# Every test that runs work on the pool: thread safety, thread-count independence, the trainer,
+# the batched attribution functions.
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build/tsan/tests/coda_tests "[threads],[train],[batched]"
+echo "== libFuzzer targets"
+bash scripts/fuzz.sh 60
 echo "all test suites passed"

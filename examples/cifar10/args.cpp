@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include <coda/detail/thread_pool.hpp>
+
 namespace cifar {
 
 args::args(const std::string& command, const std::vector<flag_spec>& specs, int argc, const char* const* argv, int first)
@@ -88,6 +90,12 @@ std::string args::choice(const std::string& flag, const std::string& fallback, c
 int thread_count(const args& a) {
   const long long cores = std::max(1u, std::thread::hardware_concurrency());
   return static_cast<int>(a.integer("threads", cores, 1, 1024));
+}
+
+int apply_threads(const args& a) {
+  const int threads = thread_count(a);
+  coda::set_threads(threads);
+  return threads;
 }
 
 }  // namespace cifar

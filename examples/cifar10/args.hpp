@@ -45,5 +45,7 @@ class args {
 
 /// Worker threads from --threads (default: all cores).
 int thread_count(const args& a);
+/// thread_count(), made the library's worker count (coda::set_threads).
+int apply_threads(const args& a);
 
 }  // namespace cifar

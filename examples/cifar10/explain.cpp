@@ -36,7 +36,7 @@ image_t input_image(const args& a) {
   if (!a.has("data") || !a.has("index")) throw usage_error("'explain' needs --image FILE, or --data DIR with --index I");
   const auto index = a.integer("index", 0, 0, 1LL << 40);
   const auto test = load_split(a.required("data"), a.choice("format", "auto", {"auto", "binary", "folder"}),
-                               coda::dataset_split::test, 0, thread_count(a));
+                               coda::dataset_split::test, 0, coda::threads());
   if (index >= test.size())
     throw usage_error("--index " + std::to_string(index) + " is outside the " + std::to_string(test.size()) + " test images");
   test.image_as(index, img.data());
@@ -51,7 +51,7 @@ int run_explain(int argc, const char* const* argv) {
                 {"format", true}, {"threads", true}, {"norm", true}, {"temperature", true}, {"logit-bias", true}},
                argc, argv, 2);
   const std::string model = a.required("model"), out = a.required("out");
-  thread_count(a);
+  apply_threads(a);
   const auto chosen = a.has("class") ? parse_class(a) : -1;
   const auto file = coda::safetensors_file::read(model);
   const image_t image = input_image(a);

@@ -27,7 +27,7 @@ int run_init(int argc, const char* const* argv) {
   const args a("init", {{"out", true}, {"seed", true}, {"norm", true}, {"temperature", true}, {"logit-bias", true}, {"threads", true}},
                argc, argv, 2);
   const std::string out = a.required("out");
-  thread_count(a);
+  apply_threads(a);
   if (a.choice("norm", "squash", {"squash", "l2"}) == "l2")
     write_initialised<coda::cifar10_9l<float, coda::l2>>(a, out);
   else

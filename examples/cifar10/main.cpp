@@ -21,9 +21,11 @@ constexpr const char* usage =
     "  explain --model M (--image FILE | --data DIR --index I) --out PNG [--class C]\n"
     "                                                        picture of the contributions, top-3 classes\n"
     "  bench [--batch B] [--threads N] [--seconds S]        inference, training and explanation img/s\n"
-    "  metrics --data DIR --model M [--method M] [--localisation] [--pixel-removal] [--samples N] ...\n"
+    "  metrics --data DIR --model M [--method M[,M...]] [--localisation] [--pixel-removal] [--samples N] ...\n"
     "                                                        the paper's attribution metrics, CSV and HTML report\n"
     "flags common to all commands: --threads N\n"
+    "train, eval and bench: --device cpu|cuda (default cpu; cuda needs a build with CODA_WITH_CUDA=ON\n"
+    "                       and a GPU of compute capability 9.0 or newer)\n"
     "see docs/cli.md for the full contract\n";
 
 int dispatch(int argc, const char* const* argv) {

@@ -153,10 +153,16 @@ int run_metrics(int argc, const char* const* argv) {
                argc, argv, 2);
   metrics_options o;
   const std::string data = a.required("data"), model = a.required("model");
-  if (const auto m = a.optional("method")) {
-    const auto parsed = coda::parse_method(*m);
-    if (!parsed) throw usage_error("--method must be one of coda|grad|ixg|intgrad|occlusion5|occlusion9|gradcam, got '" + *m + "'");
-    o.methods = {*parsed};
+  if (const auto list = a.optional("method")) {
+    std::istringstream names(*list);
+    for (std::string m; std::getline(names, m, ',');) {
+      const auto parsed = coda::parse_method(m);
+      if (!parsed) throw usage_error("--method must name methods among coda|grad|ixg|intgrad|occlusion5|occlusion9|gradcam, got '" + m + "'");
+      if (std::find(o.methods.begin(), o.methods.end(), *parsed) != o.methods.end())
+        throw usage_error("--method names '" + m + "' twice");
+      o.methods.push_back(*parsed);
+    }
+    if (o.methods.empty()) throw usage_error("--method is empty");
   } else {
     o.methods.assign(coda::all_attribution_methods.begin(), coda::all_attribution_methods.end());
   }
@@ -169,8 +175,7 @@ int run_metrics(int argc, const char* const* argv) {
   o.gallery = a.integer("gallery", 6, 0, 100);
   o.seed = static_cast<std::uint64_t>(a.integer("seed", 0, 0, std::numeric_limits<long long>::max()));
   o.out = a.optional("out").value_or("metrics");
-  const int threads = thread_count(a);
-  coda::set_threads(threads);
+  const int threads = apply_threads(a);
 
   const auto file = coda::safetensors_file::read(model);
   const auto test = load_split(data, a.choice("format", "auto", {"auto", "binary", "folder"}), coda::dataset_split::test, 0, threads);

@@ -43,7 +43,7 @@ int run_predict(int argc, const char* const* argv) {
                 {"norm", true}, {"temperature", true}, {"logit-bias", true}},
                argc, argv, 2);
   const std::string model = a.required("model"), input = a.required("input"), output = a.required("output");
-  thread_count(a);
+  apply_threads(a);
   const coda::model_overrides overrides = model_flags(a);
   const auto model_file = coda::safetensors_file::read(model);
   const auto images = read_images(input);

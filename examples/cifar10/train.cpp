@@ -12,6 +12,7 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "data.hpp"
+#include "device.hpp"
 #include "evaluate.hpp"
 #include "model_dispatch.hpp"
 
@@ -52,6 +53,7 @@ struct train_options {
   int threads;
   std::uint64_t seed;
   bool augment, shuffle, resume;
+  device_kind device;
   coda::training_settings settings;
   coda::model_overrides model;
 
@@ -83,7 +85,7 @@ train_options parse_train(const args& a) {
   train_options o;
   o.data = a.required("data");
   o.out = a.required("out");
-  o.threads = thread_count(a);
+  o.threads = apply_threads(a);
   o.format = a.choice("format", "auto", {"auto", "binary", "folder"});
   o.epochs = a.integer("epochs", 200, 0, 1000000);
   o.limit_train = a.integer("limit-train", 0, 0, 1LL << 40);
@@ -110,6 +112,7 @@ train_options parse_train(const args& a) {
   s.lr_decay = a.number("lr-decay", 1.5, 1e-6, 1e6);
   s.loss = a.choice("loss", "bce", {"bce", "ce"}) == "bce" ? coda::loss_kind::binary_cross_entropy : coda::loss_kind::cross_entropy;
   o.model = model_flags(a);
+  o.device = select_device(a);
   return o;
 }
 
@@ -121,6 +124,70 @@ Net initial_network(const train_options& o) {
   Net net(static_cast<float>(o.model.temperature.value_or(1000)), static_cast<float>(o.model.logit_bias.value_or(std::log(1.0 / 9.0))));
   coda::init_uniform(net, o.seed);
   return net;
+}
+
+/// The epochs from `at` on, with `steps` doing the work of each mini-batch (host_training or
+/// device_training, device.hpp); everything else is the same for either device. `net` and `tr`
+/// are what checkpoints and the model file are written from.
+template <class Net, class Steps>
+int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& steps, const coda::image_dataset& train,
+               const coda::image_dataset& test, const coda::training_progress& at) {
+  const auto checkpoint = [&](const coda::training_progress& p) {
+    steps.to_host();
+    coda::save_checkpoint(o.checkpoint_path(), net, tr, p, o.run_description());
+  };
+  const coda::index_t n = train.size(), batches = (n + o.settings.batch - 1) / o.settings.batch;
+  std::vector<float> logits(static_cast<std::size_t>(o.settings.batch * Net::num_classes));
+  batch_buffers buffers[2] = {batch_buffers(o.settings.batch), batch_buffers(o.settings.batch)};
+  csv_log log(o.log);
+  double test_accuracy = -1;
+  for (coda::index_t epoch = at.epoch; epoch < o.epochs; ++epoch) {
+    const auto order = coda::epoch_order(n, o.seed, epoch, o.shuffle);
+    const auto size_of = [&](coda::index_t b) { return std::min(o.settings.batch, n - b * o.settings.batch); };
+    const auto prepare = [&](coda::index_t b, batch_buffers* into) {
+      coda::prepare_batch(train, order, b * o.settings.batch, size_of(b), o.augment, o.seed, epoch, into->images.data(),
+                    into->labels.data());
+    };
+    progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), n);
+    // A resumed epoch continues the statistics it had reached, so its summary is the same.
+    const bool resumed = at.epoch == epoch;
+    double loss_sum = resumed ? at.loss_sum : 0, seconds_before = resumed ? at.seconds : 0;
+    coda::index_t seen = resumed ? at.seen : 0, correct = resumed ? at.correct : 0;
+    const coda::index_t start = resumed ? at.batches_done : 0;
+    if (start < batches) prepare(start, &buffers[start % 2]);
+    for (coda::index_t b = start; b < batches; ++b) {
+      // The next mini-batch is prepared while this one trains.
+      std::future<void> next;
+      if (b + 1 < batches) next = std::async(std::launch::async, prepare, b + 1, &buffers[(b + 1) % 2]);
+      const batch_buffers& cur = buffers[b % 2];
+      const coda::index_t m = size_of(b);
+      loss_sum += steps.train_batch(cur.images.data(), cur.labels.data(), m, epoch, logits.data()) * double(m);
+      for (coda::index_t k = 0; k < m; ++k) {
+        const float* l = logits.data() + k * Net::num_classes;
+        correct += std::max_element(l, l + Net::num_classes) - l == cur.labels[static_cast<std::size_t>(k)];
+      }
+      seen += m;
+      bar.update(b * o.settings.batch + m, loss_sum / double(seen), double(correct) / double(seen));
+      if (o.checkpoint_every && steps.pending() == 0 && steps.steps() % o.checkpoint_every == 0 && b + 1 < batches)
+        checkpoint({epoch, b + 1, o.seed, loss_sum, seen, correct, seconds_before + bar.seconds()});
+      if (next.valid()) next.get();
+    }
+    steps.flush(epoch);
+    bar.finish();
+    const double train_seconds = seconds_before + bar.seconds();
+    test_accuracy = steps.test_accuracy(test);
+    const double loss = seen ? loss_sum / double(seen) : 0.0, train_accuracy = seen ? double(correct) / double(seen) : 0.0;
+    std::printf("epoch %td/%td  loss %.4f  train acc %.2f%%  test acc %.2f%%  lr %.3g  %.1fs\n", epoch + 1, o.epochs, loss,
+                100 * train_accuracy, 100 * test_accuracy, tr.lr(epoch), train_seconds);
+    std::fflush(stdout);
+    log.row(epoch + 1, loss, train_accuracy, test_accuracy, tr.lr(epoch), train_seconds);
+    if (!o.checkpoint_dir.empty()) checkpoint({epoch + 1, 0, o.seed, 0, 0, 0, 0});
+  }
+  if (test_accuracy < 0) test_accuracy = steps.test_accuracy(test);
+  steps.to_host();
+  coda::save_model(net, o.out);
+  std::printf("test accuracy: %.2f%%\n", 100 * test_accuracy);
+  return 0;
 }
 
 template <class Net>
@@ -137,56 +204,14 @@ int train_with(const train_options& o) {
     std::cout << "resuming from " << o.checkpoint_path() << " at epoch " << at.epoch + 1 << ", mini-batch "
               << at.batches_done << "\n";
   }
-  const coda::index_t n = train.size(), batches = (n + o.settings.batch - 1) / o.settings.batch;
-  std::vector<float> logits(static_cast<std::size_t>(o.settings.batch * Net::num_classes));
-  batch_buffers buffers[2] = {batch_buffers(o.settings.batch), batch_buffers(o.settings.batch)};
-  csv_log log(o.log);
-  double test_accuracy = -1;
-  for (coda::index_t epoch = at.epoch; epoch < o.epochs; ++epoch) {
-    const auto order = coda::epoch_order(n, o.seed, epoch, o.shuffle);
-    const auto size_of = [&](coda::index_t b) { return std::min(o.settings.batch, n - b * o.settings.batch); };
-    const auto prepare = [&](coda::index_t b, batch_buffers* into) {
-      coda::prepare_batch(train, order, b * o.settings.batch, size_of(b), o.augment, o.seed, epoch, into->images.data(),
-                    into->labels.data());
-    };
-    progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), n);
-    double loss_sum = 0;
-    coda::index_t seen = 0, correct = 0;
-    const coda::index_t start = at.epoch == epoch ? at.batches_done : 0;
-    if (start < batches) prepare(start, &buffers[start % 2]);
-    for (coda::index_t b = start; b < batches; ++b) {
-      // The next mini-batch is prepared while this one trains.
-      std::future<void> next;
-      if (b + 1 < batches) next = std::async(std::launch::async, prepare, b + 1, &buffers[(b + 1) % 2]);
-      const batch_buffers& cur = buffers[b % 2];
-      const coda::index_t m = size_of(b);
-      loss_sum += tr.train_batch(cur.images.data(), cur.labels.data(), m, epoch, logits.data()) * double(m);
-      for (coda::index_t k = 0; k < m; ++k) {
-        const float* l = logits.data() + k * Net::num_classes;
-        correct += std::max_element(l, l + Net::num_classes) - l == cur.labels[static_cast<std::size_t>(k)];
-      }
-      seen += m;
-      bar.update(b * o.settings.batch + m, loss_sum / double(seen), double(correct) / double(seen));
-      if (o.checkpoint_every && tr.pending() == 0 && tr.steps() % o.checkpoint_every == 0 && b + 1 < batches)
-        coda::save_checkpoint(o.checkpoint_path(), net, tr, {epoch, b + 1, o.seed}, o.run_description());
-      if (next.valid()) next.get();
-    }
-    tr.flush(epoch);
-    bar.finish();
-    const double train_seconds = bar.seconds();
-    test_accuracy = accuracy(net, test, "test");
-    const double loss = seen ? loss_sum / double(seen) : 0.0, train_accuracy = seen ? double(correct) / double(seen) : 0.0;
-    std::printf("epoch %td/%td  loss %.4f  train acc %.2f%%  test acc %.2f%%  lr %.3g  %.1fs\n", epoch + 1, o.epochs, loss,
-                100 * train_accuracy, 100 * test_accuracy, tr.lr(epoch), train_seconds);
-    std::fflush(stdout);
-    log.row(epoch + 1, loss, train_accuracy, test_accuracy, tr.lr(epoch), train_seconds);
-    if (!o.checkpoint_dir.empty())
-      coda::save_checkpoint(o.checkpoint_path(), net, tr, {epoch + 1, 0, o.seed}, o.run_description());
+#ifdef CODA_HAS_CUDA
+  if (o.device == device_kind::cuda) {
+    device_training<Net> steps(net, tr);
+    return run_epochs(o, net, tr, steps, train, test, at);
   }
-  if (test_accuracy < 0) test_accuracy = accuracy(net, test, "test");
-  coda::save_model(net, o.out);
-  std::printf("test accuracy: %.2f%%\n", 100 * test_accuracy);
-  return 0;
+#endif
+  host_training<Net> steps(net, tr);
+  return run_epochs(o, net, tr, steps, train, test, at);
 }
 
 }  // namespace
@@ -198,7 +223,7 @@ int run_train(int argc, const char* const* argv) {
                 {"logit-bias", true}, {"norm", true}, {"init", true}, {"seed", true}, {"no-augment", false},
                 {"no-shuffle", false}, {"limit-train", true}, {"limit-test", true}, {"checkpoint-dir", true},
                 {"checkpoint-every", true}, {"resume", false}, {"format", true}, {"loss", true}, {"threads", true},
-                {"log", true}},
+                {"log", true}, {"device", true}},
                argc, argv, 2);
   const train_options o = parse_train(a);
   std::string norm = o.model.norm.value_or("squash");
@@ -209,15 +234,23 @@ int run_train(int argc, const char* const* argv) {
 int run_eval(int argc, const char* const* argv) {
   const args a("eval",
                {{"data", true}, {"model", true}, {"limit-test", true}, {"format", true}, {"threads", true}, {"norm", true},
-                {"temperature", true}, {"logit-bias", true}},
+                {"temperature", true}, {"logit-bias", true}, {"device", true}},
                argc, argv, 2);
-  const int threads = thread_count(a);
+  const int threads = apply_threads(a);
   const std::string data = a.required("data"), model = a.required("model");
   const std::string format = a.choice("format", "auto", {"auto", "binary", "folder"});
   const auto limit = a.integer("limit-test", 0, 0, 1LL << 40);
+  const coda::model_overrides overrides = model_flags(a);
+  // Read only by the CUDA build: without it, select_device() only validates the flag.
+  [[maybe_unused]] const device_kind device = select_device(a);
   const auto file = coda::safetensors_file::read(model);
   const auto test = load_split(data, format, coda::dataset_split::test, limit, threads);
-  const double acc = with_model(file, model_flags(a), [&](const auto& net) { return accuracy(net, test, "test"); });
+  const double acc = with_model(file, overrides, [&](const auto& net) {
+#ifdef CODA_HAS_CUDA
+    if (device == device_kind::cuda) return device_accuracy(net, test, "test");
+#endif
+    return accuracy(net, test, "test");
+  });
   std::printf("test accuracy: %.2f%%\n", 100 * acc);
   return 0;
 }

@@ -19,11 +19,17 @@
 // Shapes are types: per-sample shapes are coda::shape<...> template arguments, the batch size is
 // a runtime value, and a chain of layers that does not fit together does not compile. For
 // embedded use, coda::workspace<net_t> is a buffer of net_t::embedded_workspace_size elements
-// after which predict() and explain() on single images never allocate.
+// after which predict() and explain() on single images never allocate; coda/attribution/
+// nothrow.hpp offers the same without exceptions.
 //
-// Layers of the tree: core (shapes, tensors, arena), kernels (reference and fast), ad (tape and
-// backward rules), nn (layers, networks, presets, init), attribution (contributions),
-// io (safetensors, model files). See docs/architecture.md.
+// Training: coda::trainer<net_t> runs mini-batches (BCE or CE loss, Adam or SGD with PyTorch's
+// semantics, virtual batches) on the worker pool (coda::set_threads); coda::save_checkpoint and
+// load_checkpoint resume a run exactly. Attribution baselines and the paper's metrics:
+// coda::attribute, coda::localisation_scores, coda::pixel_removal.
+//
+// This header includes everything but image decoding (coda/io/image.hpp, image_folder.hpp: they
+// need stb) and the CUDA declarations (coda/cuda/: they need the coda::cuda library).
+// Layers of the tree and the layer concept: docs/architecture.md; reference: docs/api.md.
 #pragma once
 
 #include "coda/version.hpp"
@@ -31,11 +37,22 @@
 #include "coda/core/error.hpp"
 #include "coda/core/shape.hpp"
 #include "coda/core/tensor.hpp"
+#include "coda/detail/thread_pool.hpp"
 #include "coda/nn/dau_conv.hpp"
 #include "coda/nn/init.hpp"
+#include "coda/nn/loss.hpp"
 #include "coda/nn/network.hpp"
+#include "coda/nn/optimizer.hpp"
 #include "coda/nn/presets.hpp"
+#include "coda/nn/training.hpp"
 #include "coda/nn/workspace.hpp"
 #include "coda/attribution/contributions.hpp"
+#include "coda/attribution/localisation.hpp"
+#include "coda/attribution/methods.hpp"
+#include "coda/attribution/nothrow.hpp"
+#include "coda/attribution/pixel_removal.hpp"
+#include "coda/io/augment.hpp"
+#include "coda/io/checkpoint.hpp"
+#include "coda/io/cifar.hpp"
 #include "coda/io/model_file.hpp"
 #include "coda/io/safetensors.hpp"

@@ -11,11 +11,14 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <random>
+#include <regex>
+#include <sstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -123,6 +126,18 @@ class process {
 };
 
 /// Names of the files in `dir` that start with `prefix`.
+/// The per-epoch summary lines of stdout without their seconds, which differ between runs:
+/// "epoch 2/3  loss 0.3012  train acc 12.50%  test acc 10.00%  lr 0.00025".
+std::vector<std::string> epoch_summaries(const std::string& out) {
+  std::vector<std::string> found;
+  std::istringstream lines(out);
+  const std::regex summary(R"((epoch \d+/\d+ .* lr \S+)  [0-9.]+s)");
+  std::smatch m;
+  for (std::string line; std::getline(lines, line);)
+    if (std::regex_match(line, m, summary)) found.push_back(m[1]);
+  return found;
+}
+
 std::set<std::string> files_starting(const fs::path& dir, const std::string& prefix) {
   std::set<std::string> found;
   std::error_code ec;
@@ -219,6 +234,7 @@ TEST_CASE("train killed at random moments resumes to the weights of an uninterru
   const std::string reference = dir / "reference.safetensors";
   observation timeline;
   double run_seconds = 0;
+  std::vector<std::string> reference_summaries;
   {
     fs::create_directories(dir / "ref");
     process p(train_args(dir / "ref/ck", dir / "ref/model.safetensors"), dir / "ref/log");
@@ -229,6 +245,8 @@ TEST_CASE("train killed at random moments resumes to the weights of an uninterru
     run_seconds = p.seconds();
     INFO("stderr: " << p.err());
     REQUIRE(p.exit_code() == 0);
+    reference_summaries = epoch_summaries(p.out());
+    REQUIRE(reference_summaries.size() == std::size_t(epochs));
     fs::copy_file(dir / "ref/model.safetensors", reference);
   }
   const int writes = static_cast<int>(timeline.write_started.size());
@@ -322,6 +340,12 @@ TEST_CASE("train killed at random moments resumes to the weights of an uninterru
     CHECK(files_starting(ck, "checkpoint.safetensors.tmp.").empty());
     CHECK_NOTHROW(load_model<net_t>(out));
     CHECK(test::read_text(out) == reference_bytes);
+    // The epochs it reports, the interrupted one included, have the uninterrupted run's loss and
+    // training accuracy: the checkpoint carries the statistics of the epoch in progress.
+    const auto resumed_summaries = epoch_summaries(resumed.out());
+    REQUIRE(resumed_summaries.size() <= reference_summaries.size());
+    CHECK(std::equal(resumed_summaries.begin(), resumed_summaries.end(),
+                     reference_summaries.end() - long(resumed_summaries.size())));
   }
   // The kills landed: most of them killed a running process, some with a checkpoint on disk,
   // and at least one in the middle of a checkpoint write (its temporary file was left behind).

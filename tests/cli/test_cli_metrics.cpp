@@ -220,10 +220,13 @@ TEST_CASE("metrics for all seven methods at once prints a pixel-removal line per
 
 TEST_CASE("the report leaves out the sections of metrics not computed", "[cli][metrics]") {
   const tiny_setup& s = setup();
-  const auto r = test::run_cli(s.dir, s.metrics("loc", "--grid 2 --localisation --samples 1 --gallery 0 --method coda"));
+  const auto r = test::run_cli(s.dir, s.metrics("loc", "--grid 2 --localisation --samples 1 --gallery 0 --method gradcam,coda"));
   INFO("stderr: " << r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(metric_lines(r.out, "localisation", "mean", "median").size() == 1);
+  const auto loc = metric_lines(r.out, "localisation", "mean", "median");
+  REQUIRE(loc.size() == 2);  // a list of methods runs in the order given
+  CHECK(loc[0].first == "gradcam");
+  CHECK(loc[1].first == "coda");
   CHECK(metric_lines(r.out, "pixel-removal", "start", "end").empty());
   CHECK(fs::exists(s.dir / "loc/localisation.csv"));
   CHECK_FALSE(fs::exists(s.dir / "loc/pixel_removal.csv"));
@@ -233,7 +236,9 @@ TEST_CASE("the report leaves out the sections of metrics not computed", "[cli][m
 
 TEST_CASE("bad metrics flags exit 2 and a missing model exits 1, with one error line", "[cli][metrics][errors]") {
   const tiny_setup& s = setup();
-  check_one_error(test::run_cli(s.dir, s.metrics("bad", "--method foo")), 2, "--method must be one of");
+  check_one_error(test::run_cli(s.dir, s.metrics("bad", "--method foo")), 2, "--method must name methods among");
+  check_one_error(test::run_cli(s.dir, s.metrics("bad", "--method coda,,grad")), 2, "got ''");
+  check_one_error(test::run_cli(s.dir, s.metrics("bad", "--method grad,coda,grad")), 2, "--method names 'grad' twice");
   check_one_error(test::run_cli(s.dir, s.metrics("bad", "--grid 4")), 2, "--grid must be in [2, 3]");
   check_one_error(test::run_cli(s.dir, s.metrics("bad", "--samples 0")), 2, "--samples must be in");
   check_one_error(test::run_cli(s.dir, "metrics --data " + s.data + " --model " + s.dir / "nowhere.safetensors" + " --out " + s.dir / "bad"), 1,

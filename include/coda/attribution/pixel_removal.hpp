@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "coda/attribution/methods.hpp"
+#include "coda/io/cifar.hpp"
 
 namespace coda {
 

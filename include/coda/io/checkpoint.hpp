@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <variant>
@@ -21,6 +22,12 @@ struct training_progress {
   std::int64_t epoch = 0;         ///< epoch in progress (0-based)
   std::int64_t batches_done = 0;  ///< mini-batches of that epoch already trained
   std::uint64_t seed = 0;         ///< seed of the shuffling and augmentation streams
+  /// Running statistics of the epoch in progress, so that a resumed epoch reports the same
+  /// summary (loss, training accuracy, seconds) as an uninterrupted one.
+  double loss_sum = 0;     ///< sum over the images seen of their loss
+  std::int64_t seen = 0;   ///< images of the epoch trained so far
+  std::int64_t correct = 0;
+  double seconds = 0;      ///< training time of the epoch so far
 };
 
 namespace detail {
@@ -61,6 +68,8 @@ void save_checkpoint(const std::string& path, const Net& net, const trainer<Net>
   std::memcpy(&seed_bits, &p.seed, sizeof seed_bits);
   const std::int64_t state[4] = {p.epoch, p.batches_done, tr.steps(), seed_bits};
   w.add_values("training.state", {4}, state);
+  const double stats[4] = {p.loss_sum, double(p.seen), double(p.correct), p.seconds};
+  w.add_values("training.epoch_stats", {4}, stats);
   w.set_metadata("checkpoint", "1");
   w.set_metadata("run", run);
   w.write(path);
@@ -112,6 +121,17 @@ training_progress load_checkpoint(const std::string& path, Net& net, trainer<Net
   p.epoch = state[0];
   p.batches_done = state[1];
   std::memcpy(&p.seed, &state[3], sizeof p.seed);
+  double stats[4];
+  std::memcpy(stats, f.data(detail::checkpoint_tensor(f, "training.epoch_stats", dtype::f64, 4)), sizeof stats);
+  // Counts are stored as doubles (exact below 2^53); anything else is a damaged file.
+  const bool counts_ok = stats[1] >= 0 && stats[1] < 0x1p53 && stats[1] == std::floor(stats[1]) && stats[2] >= 0 &&
+                         stats[2] <= stats[1] && stats[2] == std::floor(stats[2]);
+  if (!counts_ok || !(std::isfinite(stats[0]) && stats[0] >= 0) || !(std::isfinite(stats[3]) && stats[3] >= 0))
+    CODA_THROW(format_error(path + ": invalid epoch statistics in 'training.epoch_stats'"));
+  p.loss_sum = stats[0];
+  p.seen = static_cast<std::int64_t>(stats[1]);
+  p.correct = static_cast<std::int64_t>(stats[2]);
+  p.seconds = stats[3];
   return p;
 }
 
