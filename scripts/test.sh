@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: installs dependencies, then
 #   1. Release with the xsimd kernels (and the CUDA library when nvcc is found): every test;
 #   2. Release with the scalar fallback (CODA_SIMD=OFF): every test of library and program code;
-#   3. AddressSanitizer + UndefinedBehaviorSanitizer: every test of library and program code;
+#   3. AddressSanitizer + UndefinedBehaviorSanitizer: every test of library and program code
+#      but the kill-and-resume test (see below);
 #   4. ThreadSanitizer: the unit tests that run the worker pool (tags below);
 #   5. the libFuzzer targets, 60 s each (scripts/fuzz.sh).
 # The packaging tests (install + find_package) and the CUDA tests run in the first build only:
@@ -26,15 +27,22 @@ run_suite() {  # name, extra ctest args, cmake args...
   (cd "$dir" && ctest --output-on-failure -j "$jobs" $ctest_args)
 }
 only_library=(-DCODA_BUILD_BENCHMARKS=OFF -DCODA_WITH_CUDA=OFF)
+# Sanitizer builds: optimised, with line tables only (-g1): enough for file:line in reports, and
+# much cheaper to compile than full debug information.
+sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG")
 
 echo "== Release build (xsimd kernels) and full test suite"
 run_suite release "" -DCMAKE_BUILD_TYPE=Release
 echo "== Scalar fallback (CODA_SIMD=OFF)"
 run_suite scalar "-LE packaging" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}"
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
-run_suite asan "-LE packaging" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCODA_SANITIZE=address,undefined "${only_library[@]}"
+# The kill-and-resume test times its kills from an uninterrupted run and starts eleven training
+# processes; instrumented, they take minutes each. It runs in the two Release suites; the code it
+# exercises (checkpoint writing, resuming) runs under the sanitizers in test_cli_train.cpp.
+run_suite asan "-LE packaging -E killed.at.random.moments" "${sanitized[@]}" -DCODA_SANITIZE=address,undefined \
+  "${only_library[@]}"
 echo "== ThreadSanitizer"
-CODA_TARGETS=coda_tests configure_and_build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCODA_SANITIZE=thread \
+CODA_TARGETS=coda_tests configure_and_build build/tsan "${sanitized[@]}" -DCODA_SANITIZE=thread \
   -DCODA_BUILD_EXAMPLES=OFF "${only_library[@]}"
 # Every test that runs work on the pool: thread safety, thread-count independence, the trainer,
 # the batched attribution functions.
