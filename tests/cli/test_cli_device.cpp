@@ -15,17 +15,9 @@
 #endif
 
 using namespace coda;
+using test::expect_one_error;
 
 namespace {
-
-void check_one_error(const test::cli_result& r, int code, const std::string& what) {
-  INFO("stderr: " << r.err);
-  CHECK(r.exit_code == code);
-  const auto lines = r.error_lines();
-  REQUIRE(lines.size() == 1);
-  CHECK(lines[0].rfind("error: ", 0) == 0);
-  CHECK_THAT(lines[0], Catch::Contains(what));
-}
 
 /// train, eval and bench on files that do not exist: a device error must come before any
 /// attempt to read them. train's --out names where nothing may be written.
@@ -41,7 +33,7 @@ TEST_CASE("an unknown --device is a usage error naming the flag", "[cli][device]
   test::scratch_dir dir;
   for (const auto& command : commands_on_missing_files(dir)) {
     INFO(command);
-    check_one_error(test::run_cli(dir, command + " --device tpu"), 2, "--device must be one of cpu|cuda, got 'tpu'");
+    expect_one_error(test::run_cli(dir, command + " --device tpu"), 2, "--device must be one of cpu|cuda, got 'tpu'");
   }
   CHECK_FALSE(std::filesystem::exists(dir / "trained.safetensors"));
 }
@@ -69,7 +61,7 @@ TEST_CASE("device cuda gives one error line without a usable GPU and the CPU's r
   if (!coda::cuda::available(&reason)) {
     for (const auto& command : commands_on_missing_files(dir)) {
       INFO(command);
-      check_one_error(test::run_cli(dir, command + " --device cuda"), 1, "--device cuda: " + reason);
+      expect_one_error(test::run_cli(dir, command + " --device cuda"), 1, "--device cuda: " + reason);
     }
     CHECK_FALSE(std::filesystem::exists(dir / "trained.safetensors"));
     return;
@@ -107,7 +99,7 @@ TEST_CASE("device cuda in a build without CUDA is a usage error", "[cli][device]
   test::scratch_dir dir;
   for (const auto& command : commands_on_missing_files(dir)) {
     INFO(command);
-    check_one_error(test::run_cli(dir, command + " --device cuda"), 2, "built without CUDA (CODA_WITH_CUDA=OFF)");
+    expect_one_error(test::run_cli(dir, command + " --device cuda"), 2, "built without CUDA (CODA_WITH_CUDA=OFF)");
   }
   CHECK_FALSE(std::filesystem::exists(dir / "trained.safetensors"));
 }

@@ -13,6 +13,7 @@
 #include "support/tolerance.hpp"
 
 using namespace coda;
+using test::expect_one_error;
 using net_t = cifar10_9l<float>;
 
 namespace {
@@ -36,15 +37,6 @@ void write_images(const std::string& path, const std::vector<float>& pixels, std
 }
 
 /// Exactly one line on stderr, starting with "error:" and containing `what`.
-void check_one_error(const test::cli_result& r, int code, const std::string& what) {
-  INFO("stderr: " << r.err);
-  CHECK(r.exit_code == code);
-  const auto lines = r.error_lines();
-  REQUIRE(lines.size() == 1);
-  CHECK(lines[0].rfind("error: ", 0) == 0);
-  CHECK_THAT(lines[0], Catch::Contains(what));
-}
-
 struct seeded_setup {
   test::scratch_dir dir;
   std::string model = dir / "model.safetensors", input = dir / "images.safetensors", output = dir / "out.safetensors";
@@ -151,7 +143,7 @@ TEST_CASE("bad model files give one error line naming the file and exit 1", "[cl
   auto check_model = [&](const std::string& what) {
     std::ofstream(s.output) << "OLD";
     const auto r = test::run_cli(s.dir, "predict --model " + bad + " --input " + s.input + " --output " + s.output);
-    check_one_error(r, 1, what);
+    expect_one_error(r, 1, what);
     CHECK_THAT(r.err, Catch::Contains("bad.safetensors"));
     CHECK(test::read_text(s.output) == "OLD");  // a failing command never touches the output
   };
@@ -221,7 +213,7 @@ TEST_CASE("bad input files give one error line and exit 1", "[cli][predict][erro
   const std::string bad = s.dir / "bad_images.safetensors";
   auto check_input = [&](const std::string& what) {
     const auto r = test::run_cli(s.dir, "predict --model " + s.model + " --input " + bad + " --output " + s.output);
-    check_one_error(r, 1, what);
+    expect_one_error(r, 1, what);
     CHECK_FALSE(std::filesystem::exists(s.output));
   };
   SECTION("no images tensor") {
@@ -260,23 +252,23 @@ TEST_CASE("bad input files give one error line and exit 1", "[cli][predict][erro
 TEST_CASE("bad flags give one error line and exit 2", "[cli][errors]") {
   seeded_setup s;
   const std::string ok = "--model " + s.model + " --input " + s.input + " --output " + s.output;
-  check_one_error(test::run_cli(s.dir, ""), 2, "missing command");
-  check_one_error(test::run_cli(s.dir, "fly " + ok), 2, "unknown command 'fly'");
-  check_one_error(test::run_cli(s.dir, "predict " + ok + " --colour red"), 2, "unknown flag --colour");
-  check_one_error(test::run_cli(s.dir, "predict --input " + s.input + " --output " + s.output), 2, "needs --model");
-  check_one_error(test::run_cli(s.dir, "predict " + ok + " --threads 0"), 2, "--threads must be in");
-  check_one_error(test::run_cli(s.dir, "predict " + ok + " --threads many"), 2, "--threads expects an integer");
-  check_one_error(test::run_cli(s.dir, "predict " + ok + " extra"), 2, "unexpected argument 'extra'");
-  check_one_error(test::run_cli(s.dir, "predict " + ok + " --model " + s.model), 2, "--model is given more than once");
-  check_one_error(test::run_cli(s.dir, "predict " + ok + " --norm cubic"), 2, "--norm must be one of squash|l2");
-  check_one_error(test::run_cli(s.dir, "predict " + ok + " --explain=yes"), 2, "--explain takes no value");
-  check_one_error(test::run_cli(s.dir, "predict " + ok + " --temperature nan"), 2, "--temperature expects a finite number");
-  check_one_error(test::run_cli(s.dir, "predict --model"), 2, "--model needs a value");
+  expect_one_error(test::run_cli(s.dir, ""), 2, "missing command");
+  expect_one_error(test::run_cli(s.dir, "fly " + ok), 2, "unknown command 'fly'");
+  expect_one_error(test::run_cli(s.dir, "predict " + ok + " --colour red"), 2, "unknown flag --colour");
+  expect_one_error(test::run_cli(s.dir, "predict --input " + s.input + " --output " + s.output), 2, "needs --model");
+  expect_one_error(test::run_cli(s.dir, "predict " + ok + " --threads 0"), 2, "--threads must be in");
+  expect_one_error(test::run_cli(s.dir, "predict " + ok + " --threads many"), 2, "--threads expects an integer");
+  expect_one_error(test::run_cli(s.dir, "predict " + ok + " extra"), 2, "unexpected argument 'extra'");
+  expect_one_error(test::run_cli(s.dir, "predict " + ok + " --model " + s.model), 2, "--model is given more than once");
+  expect_one_error(test::run_cli(s.dir, "predict " + ok + " --norm cubic"), 2, "--norm must be one of squash|l2");
+  expect_one_error(test::run_cli(s.dir, "predict " + ok + " --explain=yes"), 2, "--explain takes no value");
+  expect_one_error(test::run_cli(s.dir, "predict " + ok + " --temperature nan"), 2, "--temperature expects a finite number");
+  expect_one_error(test::run_cli(s.dir, "predict --model"), 2, "--model needs a value");
   CHECK_FALSE(std::filesystem::exists(s.output));
 }
 
 TEST_CASE("an output that cannot be written is an error and leaves no partial file", "[cli][predict][errors]") {
   seeded_setup s;
   const auto r = test::run_cli(s.dir, "predict --model " + s.model + " --input " + s.input + " --output " + s.dir / "no/such/dir/out.safetensors");
-  check_one_error(r, 1, "no/such/dir/out.safetensors");
+  expect_one_error(r, 1, "no/such/dir/out.safetensors");
 }

@@ -11,6 +11,7 @@
 #include "support/fixtures.hpp"
 
 using namespace coda;
+using test::expect_one_error;
 using net_t = cifar10_9l<float>;
 
 namespace {
@@ -19,15 +20,6 @@ namespace {
 constexpr double update_tolerance = 0.01;
 
 const std::string cifar48 = test::fixture_path("cifar48");
-
-void check_one_error(const test::cli_result& r, int code, const std::string& what) {
-  INFO("stderr: " << r.err);
-  CHECK(r.exit_code == code);
-  const auto lines = r.error_lines();
-  REQUIRE(lines.size() == 1);
-  CHECK(lines[0].rfind("error: ", 0) == 0);
-  CHECK_THAT(lines[0], Catch::Contains(what));
-}
 
 /// The number on the last line of stdout, which must read "test accuracy: NN.NN%".
 double last_line_accuracy(const std::string& out) {
@@ -102,20 +94,20 @@ TEST_CASE("bad checkpoints fail with one error line", "[cli][train][checkpoint][
   const std::string resume = "train" + flags + "--epochs 2 --checkpoint-dir " + ck + " --resume --out " + out;
   SECTION("truncated") {
     std::ofstream(file, std::ios::binary) << good.substr(0, good.size() - 1000);
-    check_one_error(test::run_cli(dir, resume), 1, "checkpoint.safetensors");
+    expect_one_error(test::run_cli(dir, resume), 1, "checkpoint.safetensors");
   }
   SECTION("corrupt header") {
     std::string bad = good;
     bad[12] = '[';
     std::ofstream(file, std::ios::binary) << bad;
-    check_one_error(test::run_cli(dir, resume), 1, "checkpoint.safetensors");
+    expect_one_error(test::run_cli(dir, resume), 1, "checkpoint.safetensors");
   }
   SECTION("other settings") {
-    check_one_error(test::run_cli(dir, resume + " --lr 0.1"), 1, "different settings");
+    expect_one_error(test::run_cli(dir, resume + " --lr 0.1"), 1, "different settings");
   }
   SECTION("not a checkpoint") {
     REQUIRE(test::run_cli(dir, "init --out " + file).exit_code == 0);
-    check_one_error(test::run_cli(dir, resume), 1, "not a checkpoint");
+    expect_one_error(test::run_cli(dir, resume), 1, "not a checkpoint");
   }
 }
 
@@ -128,28 +120,28 @@ TEST_CASE("bad data sets fail with an error naming the file", "[cli][train][erro
   const std::string train = "train --data " + dir / "data" + " --epochs 1 --out " + dir / "m.safetensors";
   SECTION("partial record") {
     std::ofstream(batch, std::ios::binary) << records.substr(0, 3073 * 3 + 100);
-    check_one_error(test::run_cli(dir, train), 1, "data_batch_1.bin: 9319 bytes is not a whole number of 3073-byte records");
+    expect_one_error(test::run_cli(dir, train), 1, "data_batch_1.bin: 9319 bytes is not a whole number of 3073-byte records");
   }
   SECTION("label above 9") {
     std::string bad = records.substr(0, 3073 * 3);
     bad[3073] = char(12);
     std::ofstream(batch, std::ios::binary) << bad;
-    check_one_error(test::run_cli(dir, train), 1, "data_batch_1.bin: record 1 has label 12");
+    expect_one_error(test::run_cli(dir, train), 1, "data_batch_1.bin: record 1 has label 12");
   }
-  SECTION("no training files") { check_one_error(test::run_cli(dir, train), 1, "data_batch_1.bin"); }
+  SECTION("no training files") { expect_one_error(test::run_cli(dir, train), 1, "data_batch_1.bin"); }
   SECTION("missing directory") {
     REQUIRE(test::run_cli(dir, "init --out " + dir / "m.safetensors").exit_code == 0);
-    check_one_error(test::run_cli(dir, "eval --data " + dir / "nowhere" + " --model " + dir / "m.safetensors"), 1, "nowhere");
+    expect_one_error(test::run_cli(dir, "eval --data " + dir / "nowhere" + " --model " + dir / "m.safetensors"), 1, "nowhere");
   }
 }
 
 TEST_CASE("bad train flags exit 2", "[cli][train][errors]") {
   test::scratch_dir dir;
   const std::string base = "train --data " + cifar48 + " --out " + dir / "m.safetensors";
-  check_one_error(test::run_cli(dir, base + " --batch 8 --virtual-batch 12"), 2, "--virtual-batch must be a positive multiple of --batch");
-  check_one_error(test::run_cli(dir, base + " --resume"), 2, "--resume needs --checkpoint-dir");
-  check_one_error(test::run_cli(dir, base + " --optimizer rmsprop"), 2, "--optimizer must be one of adam|sgd");
-  check_one_error(test::run_cli(dir, base + " --epochs -1"), 2, "--epochs must be in");
-  check_one_error(test::run_cli(dir, "train --out x"), 2, "needs --data");
-  check_one_error(test::run_cli(dir, "eval --data " + cifar48), 2, "needs --model");
+  expect_one_error(test::run_cli(dir, base + " --batch 8 --virtual-batch 12"), 2, "--virtual-batch must be a positive multiple of --batch");
+  expect_one_error(test::run_cli(dir, base + " --resume"), 2, "--resume needs --checkpoint-dir");
+  expect_one_error(test::run_cli(dir, base + " --optimizer rmsprop"), 2, "--optimizer must be one of adam|sgd");
+  expect_one_error(test::run_cli(dir, base + " --epochs -1"), 2, "--epochs must be in");
+  expect_one_error(test::run_cli(dir, "train --out x"), 2, "needs --data");
+  expect_one_error(test::run_cli(dir, "eval --data " + cifar48), 2, "needs --model");
 }

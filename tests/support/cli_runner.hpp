@@ -3,6 +3,7 @@
 
 #include <sys/wait.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -60,6 +61,17 @@ inline cli_result run_cli(const scratch_dir& dir, const std::string& args) {
   const int status = std::system(cmd.c_str());
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   return {code, read_text(out), read_text(err)};
+}
+
+/// A failed command: exit code `code` and, on stderr, exactly one line, an `error: ` line that
+/// contains `what`.
+inline void expect_one_error(const cli_result& r, int code, const std::string& what) {
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == code);
+  const auto lines = r.error_lines();
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].rfind("error: ", 0) == 0);
+  CHECK_THAT(lines[0], Catch::Contains(what));
 }
 
 }  // namespace coda::test
