@@ -3,7 +3,7 @@
 #   1. Release with the xsimd kernels (and the CUDA library when nvcc is found): every test;
 #   2. Release with the scalar fallback (CODA_SIMD=OFF): every test of library and program code;
 #   3. AddressSanitizer + UndefinedBehaviorSanitizer: every test of library and program code
-#      but two slow end-to-end tests (see below);
+#      but three slow end-to-end tests (see below);
 #   4. ThreadSanitizer: the unit tests that run the worker pool (tags below);
 #   5. the libFuzzer targets, 60 s each (scripts/fuzz.sh).
 # The packaging tests (install + find_package) and the CUDA tests run in the first build only:
@@ -36,12 +36,13 @@ run_suite release "" -DCMAKE_BUILD_TYPE=Release
 echo "== Scalar fallback (CODA_SIMD=OFF)"
 run_suite scalar "-LE packaging" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}"
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
-# Two CLI tests run in the Release suites only: instrumented, they take many minutes and add no
-# code of their own. The kill-and-resume test starts eleven training processes (checkpoint
-# writing and resuming run instrumented in test_cli_train.cpp); the all-methods metrics test runs
-# thousands of occlusion passes (every method runs instrumented in test_attribution_methods.cpp,
-# the metrics command in the other metrics tests).
-slow_instrumented="killed.at.random.moments|metrics.for.all.seven.methods"
+# Three CLI tests run in the Release suites only: instrumented, each takes tens of minutes (the
+# network runs some hundred times slower) and adds no code of its own. The kill-and-resume test
+# starts eleven training processes (checkpoint writing and resuming run instrumented in
+# test_cli_train.cpp); the two full metrics runs take thousands of forward passes (every method
+# runs instrumented in test_attribution_methods.cpp, the metrics command in the other metrics
+# tests).
+slow_instrumented="killed.at.random.moments|metrics.for.one.method|metrics.for.all.seven.methods"
 run_suite asan "-LE packaging -E $slow_instrumented" "${sanitized[@]}" -DCODA_SANITIZE=address,undefined \
   "${only_library[@]}"
 echo "== ThreadSanitizer"
