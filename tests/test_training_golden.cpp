@@ -61,7 +61,9 @@ struct small_setup {
 TEST_CASE("gradients of both losses match PyTorch on a reduced network", "[golden][train][grad]") {
   small_setup s;
   const small_net net = s.fresh();
-  for (const auto& [name, kind] : {std::pair{"bce", loss_kind::binary_cross_entropy}, std::pair{"ce", loss_kind::cross_entropy}}) {
+  for (const auto& loss : {std::pair{"bce", loss_kind::binary_cross_entropy}, std::pair{"ce", loss_kind::cross_entropy}}) {
+    const std::string name = loss.first;  // named copies: C++17 lambdas may not capture structured bindings (Clang refuses)
+    const loss_kind kind = loss.second;
     std::vector<float> grad(small_net::gradient_size, 0.f);
     tape<float> t;
     accumulate_gradients(net, s.images.data(), s.labels.data(), 4, kind, 1.0, 4, t, grad.data());

@@ -85,13 +85,31 @@ TEST_CASE("a resumed run ends with the weights of an uninterrupted one", "[cli][
   CHECK(last_line_accuracy(resumed.out) >= 0);
 }
 
+namespace {
+
+const std::string bad_checkpoint_flags = " --data " + cifar48 + " --limit-train 8 --limit-test 10 --batch 4 --virtual-batch 4 ";
+
+/// The checkpoint of a one-epoch run, trained once for all sections of the test below (Catch runs
+/// the test body again for each section).
+const std::string& good_checkpoint() {
+  static test::scratch_dir dir;
+  static const std::string bytes = [] {
+    const std::string ck = dir / "ck";
+    REQUIRE(test::run_cli(dir, "train" + bad_checkpoint_flags + "--epochs 1 --checkpoint-dir " + ck + " --out " + dir / "out.safetensors").exit_code == 0);
+    return test::read_text(ck + "/checkpoint.safetensors");
+  }();
+  return bytes;
+}
+
+}  // namespace
+
 TEST_CASE("bad checkpoints fail with one error line", "[cli][train][checkpoint][errors]") {
   test::scratch_dir dir;
-  const std::string flags = " --data " + cifar48 + " --limit-train 8 --limit-test 10 --batch 4 --virtual-batch 4 ";
   const std::string ck = dir / "ck", file = dir / "ck/checkpoint.safetensors", out = dir / "out.safetensors";
-  REQUIRE(test::run_cli(dir, "train" + flags + "--epochs 1 --checkpoint-dir " + ck + " --out " + out).exit_code == 0);
-  const std::string good = test::read_text(file);
-  const std::string resume = "train" + flags + "--epochs 2 --checkpoint-dir " + ck + " --resume --out " + out;
+  const std::string& good = good_checkpoint();
+  std::filesystem::create_directories(ck);
+  std::ofstream(file, std::ios::binary) << good;
+  const std::string resume = "train" + bad_checkpoint_flags + "--epochs 2 --checkpoint-dir " + ck + " --resume --out " + out;
   SECTION("truncated") {
     std::ofstream(file, std::ios::binary) << good.substr(0, good.size() - 1000);
     expect_one_error(test::run_cli(dir, resume), 1, "checkpoint.safetensors");

@@ -6,6 +6,8 @@
 #include <new>
 #include <vector>
 
+#include "coda/core/error.hpp"
+
 namespace coda::detail {
 
 inline constexpr std::size_t alignment_bytes = 64;

@@ -15,6 +15,7 @@
 #include "coda/core/error.hpp"
 #include "coda/detail/posix_file.hpp"
 #include "coda/io/atomic_file.hpp"
+#include "coda/io/png_chunks.hpp"
 
 namespace coda {
 
@@ -36,6 +37,7 @@ inline rgb_image decode_image(const std::vector<std::uint8_t>& bytes, const std:
     CODA_THROW(format_error(origin + ": not a readable image (" + stbi_failure_reason() + ")"));
   if (w <= 0 || h <= 0 || w > max_image_side || h > max_image_side)
     CODA_THROW(format_error(origin + ": image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels is out of range"));
+  detail::check_png_chunks(bytes, origin);
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load_from_memory(bytes.data(), size, &w, &h, &c, 3), stbi_image_free);
   if (!pixels) CODA_THROW(format_error(origin + ": cannot decode image (" + stbi_failure_reason() + ")"));
   rgb_image img{w, h, std::vector<std::uint8_t>(static_cast<std::size_t>(3) * w * h)};

@@ -1,0 +1,95 @@
+// Image decoding: the checks decode_image() runs before stb sees the bytes, so that a lying PNG
+// header is an error instead of a huge allocation.
+#include <stb/stb_image_write.h>
+
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "coda/io/image.hpp"
+
+using namespace coda;
+
+namespace {
+
+using bytes = std::vector<std::uint8_t>;
+
+void append_be32(bytes& out, std::uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
+}
+
+/// A chunk with a zero CRC: check_png_chunks never reads it, and stb fails later on it if at all.
+void append_chunk(bytes& out, const std::string& type, const bytes& data, std::uint32_t declared_length) {
+  append_be32(out, declared_length);
+  out.insert(out.end(), type.begin(), type.end());
+  out.insert(out.end(), data.begin(), data.end());
+  append_be32(out, 0);
+}
+
+bytes png_start(std::uint32_t width, std::uint32_t height, std::uint8_t colour_type) {
+  bytes out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  bytes ihdr;
+  append_be32(ihdr, width);
+  append_be32(ihdr, height);
+  ihdr.insert(ihdr.end(), {8, colour_type, 0, 0, 0});
+  append_chunk(out, "IHDR", ihdr, 13);
+  return out;
+}
+
+bytes encode_png(int w, int h, const bytes& rgb) {
+  bytes out;
+  const auto append = [](void* context, void* data, int size) {
+    auto* o = static_cast<bytes*>(context);
+    o->insert(o->end(), static_cast<std::uint8_t*>(data), static_cast<std::uint8_t*>(data) + size);
+  };
+  REQUIRE(stbi_write_png_to_func(append, &out, w, h, 3, rgb.data(), w * 3) != 0);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("decode_image: a PNG chunk longer than the rest of the file is refused before decoding", "[image][errors]") {
+  bytes png = png_start(4, 4, 6);
+  append_chunk(png, "IDAT", bytes(33, 0x78), 33);
+  append_chunk(png, "IDAT", bytes(10, 0), 1224736801u);  // fuzz_image's find: stb grew a buffer to 2 GB
+  CHECK_THROWS_AS(decode_image(png, "lying.png"), format_error);
+  CHECK_THROWS_WITH(decode_image(png, "lying.png"),
+                    Catch::Contains("lying.png: PNG chunk 'IDAT' at byte 78 declares 1224736801 data bytes, but the file has only 10"));
+}
+
+TEST_CASE("decode_image: a PNG cut inside a chunk header is refused", "[image][errors]") {
+  bytes png = png_start(4, 4, 2);
+  png.insert(png.end(), {0, 0, 0, 5, 'I', 'D'});
+  CHECK_THROWS_WITH(decode_image(png, "cut.png"), Catch::Contains("cut.png: PNG file ends inside the chunk header at byte 33"));
+}
+
+TEST_CASE("decode_image: a PNG header larger than its compressed data can hold is refused", "[image][errors]") {
+  bytes png = png_start(8000, 8000, 2);
+  append_chunk(png, "IDAT", bytes(20, 0), 20);
+  append_chunk(png, "IEND", {}, 0);
+  // 8000 rows of 1 filter byte + 24000 pixel bytes, against 20 bytes at deflate's 1:1032.
+  CHECK_THROWS_WITH(decode_image(png, "thin.png"),
+                    Catch::Contains("thin.png: PNG header declares 192008000 bytes of image data, more than its 20 compressed bytes can hold"));
+}
+
+TEST_CASE("decode_image: a flat PNG compressed close to deflate's limit still decodes", "[image]") {
+  // One colour compresses best of all: the ratio check must leave such real files alone.
+  const int w = 1500, h = 1000;
+  const bytes rgb(static_cast<std::size_t>(w) * h * 3, 200);
+  const bytes png = encode_png(w, h, rgb);
+  INFO("compressed to " << png.size() << " bytes");
+  const rgb_image img = decode_image(png, "flat.png");
+  CHECK(img.width == w);
+  CHECK(img.height == h);
+  CHECK(img.chw == rgb);
+}
+
+TEST_CASE("decode_image: bytes after IEND are ignored, as stb ignores them", "[image]") {
+  bytes rgb(2 * 3 * 3);
+  for (std::size_t k = 0; k < rgb.size(); ++k) rgb[k] = static_cast<std::uint8_t>(k * 13);
+  bytes png = encode_png(3, 2, rgb);
+  png.insert(png.end(), {1, 2, 3});
+  const rgb_image img = decode_image(png, "trailing.png");
+  CHECK(img.chw == bytes({0, 39, 78, 117, 156, 195, 13, 52, 91, 130, 169, 208, 26, 65, 104, 143, 182, 221}));
+}
