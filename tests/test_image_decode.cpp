@@ -1,8 +1,11 @@
-// Image decoding: the checks decode_image() runs before stb sees the bytes, so that a lying PNG
-// header is an error instead of a huge allocation.
+// Image decoding: the checks decode_image() runs before stb decodes the bytes, so that a lying
+// header or chunk length is an error instead of a huge allocation, and formats other than PNG,
+// JPEG and BMP are refused.
 #include <stb/stb_image_write.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <iterator>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -37,14 +40,21 @@ bytes png_start(std::uint32_t width, std::uint32_t height, std::uint8_t colour_t
   return out;
 }
 
+void append_to(void* context, void* data, int size) {
+  auto* out = static_cast<bytes*>(context);
+  out->insert(out->end(), static_cast<std::uint8_t*>(data), static_cast<std::uint8_t*>(data) + size);
+}
+
 bytes encode_png(int w, int h, const bytes& rgb) {
   bytes out;
-  const auto append = [](void* context, void* data, int size) {
-    auto* o = static_cast<bytes*>(context);
-    o->insert(o->end(), static_cast<std::uint8_t*>(data), static_cast<std::uint8_t*>(data) + size);
-  };
-  REQUIRE(stbi_write_png_to_func(append, &out, w, h, 3, rgb.data(), w * 3) != 0);
+  REQUIRE(stbi_write_png_to_func(append_to, &out, w, h, 3, rgb.data(), w * 3) != 0);
   return out;
+}
+
+bytes small_rgb() {
+  bytes rgb(8 * 8 * 3);
+  for (std::size_t k = 0; k < rgb.size(); ++k) rgb[k] = static_cast<std::uint8_t>(k * 5);
+  return rgb;
 }
 
 }  // namespace
@@ -92,4 +102,42 @@ TEST_CASE("decode_image: bytes after IEND are ignored, as stb ignores them", "[i
   png.insert(png.end(), {1, 2, 3});
   const rgb_image img = decode_image(png, "trailing.png");
   CHECK(img.chw == bytes({0, 39, 78, 117, 156, 195, 13, 52, 91, 130, 169, 208, 26, 65, 104, 143, 182, 221}));
+}
+
+TEST_CASE("decode_image: a JPEG header declaring more blocks than the file has bits is refused", "[image][errors]") {
+  bytes jpg;
+  REQUIRE(stbi_write_jpg_to_func(append_to, &jpg, 8, 8, 3, small_rgb().data(), 90) != 0);
+  REQUIRE(decode_image(jpg, "small.jpg").width == 8);
+  // The baseline frame header (FF C0): length, precision, then height and width, big-endian.
+  const std::uint8_t marker[] = {0xff, 0xc0};
+  const auto sof = std::search(jpg.begin(), jpg.end(), std::begin(marker), std::end(marker));
+  REQUIRE(sof != jpg.end());
+  const auto at = sof - jpg.begin() + 5;
+  for (auto field : {at, at + 2}) {
+    jpg[static_cast<std::size_t>(field)] = 8000 >> 8;
+    jpg[static_cast<std::size_t>(field) + 1] = 8000 & 255;
+  }
+  CHECK_THROWS_WITH(decode_image(jpg, "wide.jpg"),
+                    Catch::Contains("wide.jpg: the header declares 8000x8000 pixels, more than its " + std::to_string(jpg.size()) +
+                                    " bytes can encode"));
+}
+
+TEST_CASE("decode_image: a BMP header declaring more pixels than the file holds is refused", "[image][errors]") {
+  bytes bmp;
+  REQUIRE(stbi_write_bmp_to_func(append_to, &bmp, 8, 8, 3, small_rgb().data()) != 0);
+  const rgb_image small = decode_image(bmp, "small.bmp");
+  CHECK(small.width == 8);
+  // BITMAPINFOHEADER: width and height as little-endian int32 at bytes 18 and 22.
+  for (std::size_t at : {std::size_t{18}, std::size_t{22}}) {
+    bmp[at] = 0x00;
+    bmp[at + 1] = 0x10;  // 4096
+  }
+  CHECK_THROWS_WITH(decode_image(bmp, "big.bmp"), Catch::Contains("big.bmp: the header declares 4096x4096 pixels, more than its"));
+}
+
+TEST_CASE("decode_image: formats other than PNG, JPEG and BMP are refused before decoding", "[image][errors]") {
+  // A valid 1x1 GIF, which stb itself would decode.
+  const bytes gif = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff,
+                     ',', 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0, ';'};
+  CHECK_THROWS_WITH(decode_image(gif, "dot.gif"), Catch::Contains("dot.gif: not a readable image (only PNG, JPEG and BMP files are)"));
 }

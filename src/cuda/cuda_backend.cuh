@@ -4,7 +4,6 @@
 // Every CUDA and cuBLAS status is checked and turned into cuda_error.
 #pragma once
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include <utility>
 
 #include "backend.cuh"
+#include "cublas_loader.hpp"
 #include "coda/cuda/runtime.hpp"
 
 namespace coda::cuda::detail {
@@ -25,7 +25,7 @@ inline void check(cudaError_t e, const std::string& what) {
 
 inline void check(cublasStatus_t s, const std::string& what) {
   if (s != CUBLAS_STATUS_SUCCESS)
-    throw cuda_error(what + ": " + cublasGetStatusName(s) + ": " + cublasGetStatusString(s));
+    throw cuda_error(what + ": " + cublas().status_name(s) + ": " + cublas().status_string(s));
 }
 
 /// Grid-stride loop over the items of a functor (kernels.cuh).
@@ -81,9 +81,9 @@ class cuda_backend {
   cuda_backend() {
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
     try {
-      check(cublasCreate(&handle_), "cublasCreate");
-      check(cublasSetStream(handle_, stream_), "cublasSetStream");
-      check(cublasSetMathMode(handle_, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
+      check(cublas().create(&handle_), "cublasCreate");
+      check(cublas().set_stream(handle_, stream_), "cublasSetStream");
+      check(cublas().set_math_mode(handle_, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
     } catch (...) {
       release();
       throw;
@@ -108,11 +108,11 @@ class cuda_backend {
     const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     if (g.batch == 1)
-      check(cublasSgemm(handle_, op_a, op_b, to_int(g.m), to_int(g.n), to_int(g.k), &one, g.a, to_int(g.lda), g.b,
+      check(cublas().sgemm(handle_, op_a, op_b, to_int(g.m), to_int(g.n), to_int(g.k), &one, g.a, to_int(g.lda), g.b,
                         to_int(g.ldb), &g.beta, g.c, to_int(g.ldc)),
             "cublasSgemm");
     else
-      check(cublasSgemmStridedBatched(handle_, op_a, op_b, to_int(g.m), to_int(g.n), to_int(g.k), &one, g.a, to_int(g.lda),
+      check(cublas().sgemm_strided_batched(handle_, op_a, op_b, to_int(g.m), to_int(g.n), to_int(g.k), &one, g.a, to_int(g.lda),
                                       g.stride_a, g.b, to_int(g.ldb), g.stride_b, &g.beta, g.c, to_int(g.ldc), g.stride_c,
                                       to_int(g.batch)),
             "cublasSgemmStridedBatched");
@@ -142,7 +142,7 @@ class cuda_backend {
   }
 
   void release() noexcept {
-    if (handle_) cublasDestroy(handle_);
+    if (handle_) cublas().destroy(handle_);
     if (stream_) cudaStreamDestroy(stream_);
     handle_ = nullptr;
     stream_ = nullptr;

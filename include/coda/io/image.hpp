@@ -15,7 +15,7 @@
 #include "coda/core/error.hpp"
 #include "coda/detail/posix_file.hpp"
 #include "coda/io/atomic_file.hpp"
-#include "coda/io/png_chunks.hpp"
+#include "coda/io/image_checks.hpp"
 
 namespace coda {
 
@@ -28,16 +28,17 @@ struct rgb_image {
 /// Largest width or height decode_image() accepts: bounds the allocation a lying header can cause.
 inline constexpr int max_image_side = 8192;
 
-/// Decodes PNG/JPEG/BMP/... bytes; `origin` names the file in errors.
+/// Decodes PNG, JPEG or BMP bytes; `origin` names the file in errors.
 inline rgb_image decode_image(const std::vector<std::uint8_t>& bytes, const std::string& origin) {
   if (bytes.empty() || bytes.size() > (1u << 30)) CODA_THROW(format_error(origin + ": empty or oversized image file"));
+  const auto format = detail::require_supported_format(bytes, origin);
   int w = 0, h = 0, c = 0;
   const auto size = static_cast<int>(bytes.size());
   if (!stbi_info_from_memory(bytes.data(), size, &w, &h, &c))
     CODA_THROW(format_error(origin + ": not a readable image (" + stbi_failure_reason() + ")"));
   if (w <= 0 || h <= 0 || w > max_image_side || h > max_image_side)
     CODA_THROW(format_error(origin + ": image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels is out of range"));
-  detail::check_png_chunks(bytes, origin);
+  detail::check_declared_size(format, bytes, w, h, origin);
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load_from_memory(bytes.data(), size, &w, &h, &c, 3), stbi_image_free);
   if (!pixels) CODA_THROW(format_error(origin + ": cannot decode image (" + stbi_failure_reason() + ")"));
   rgb_image img{w, h, std::vector<std::uint8_t>(static_cast<std::size_t>(3) * w * h)};

@@ -20,6 +20,13 @@
 #define CODA_ALWAYS_INLINE inline
 #endif
 
+/// A loop hint for Clang only (GCC warns about unknown pragmas).
+#if defined(__clang__)
+#define CODA_PRAGMA_CLANG(hint) _Pragma(#hint)
+#else
+#define CODA_PRAGMA_CLANG(hint)
+#endif
+
 namespace coda::simd {
 
 #ifndef CODA_NO_SIMD
@@ -86,9 +93,16 @@ inline void gemm_tile(index_t kc, const T* a, const T* b, T* c, index_t ldc, boo
   detail::store_tile(spill, c, ldc, accumulate, m_valid, n_valid);
 #else
   T acc[MR][NR] = {};
-  for (index_t p = 0; p < kc; ++p)
-    for (index_t i = 0; i < MR; ++i)
-      for (index_t j = 0; j < NR; ++j) acc[i][j] += a[p * MR + i] * b[p * NR + j];
+  for (index_t p = 0; p < kc; ++p) {
+    // Left alone, Clang -O3 vectorises this nest across rows, with gathers and scatters on the
+    // tile, about 60 times slower than across columns (measured); GCC needs no hint.
+    CODA_PRAGMA_CLANG(clang loop unroll(full))
+    for (index_t i = 0; i < MR; ++i) {
+      const T ai = a[p * MR + i];
+      CODA_PRAGMA_CLANG(clang loop vectorize(enable) interleave(disable))
+      for (index_t j = 0; j < NR; ++j) acc[i][j] += ai * b[p * NR + j];
+    }
+  }
   detail::store_tile(acc, c, ldc, accumulate, m_valid, n_valid);
 #endif
 }
