@@ -36,7 +36,10 @@ if(CODA_WITH_CUDA)
   set_target_properties(coda_cuda PROPERTIES CUDA_ARCHITECTURES 90 CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON
                                              CUDA_EXTENSIONS OFF POSITION_INDEPENDENT_CODE ON)
   target_include_directories(coda_cuda PRIVATE ${PROJECT_SOURCE_DIR}/src/cuda)
-  target_link_libraries(coda_cuda PUBLIC coda::coda PRIVATE CUDA::cudart CUDA::cublas)
+  # cuBLAS is loaded with dlopen on first use (src/cuda/cublas_loader.hpp), not linked: its
+  # static constructors would cost every process that links coda_cuda 0.8 s at start-up.
+  target_link_libraries(coda_cuda PUBLIC coda::coda ${CMAKE_DL_LIBS} PRIVATE CUDA::cudart)
+  target_compile_definitions(coda_cuda PRIVATE CODA_CUBLAS_LIBRARY_DIR="${CUDAToolkit_LIBRARY_DIR}")
   target_compile_definitions(coda_cuda PUBLIC CODA_HAS_CUDA=1)
   # Warnings are errors in the host code (g++) and in nvcc's own diagnostics.
   target_compile_options(coda_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Werror --Werror=all-warnings>)
