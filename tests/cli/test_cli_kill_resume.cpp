@@ -226,7 +226,7 @@ std::string check_checkpoint(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("train killed at random moments resumes to the weights of an uninterrupted run", "[cli][checkpoint][faults]") {
+TEST_CASE("train killed at random moments resumes to the weights of an uninterrupted run", "[cli][checkpoint][faults][slow]") {
   test::scratch_dir dir;
   const auto test_start = clock_type::now();
 

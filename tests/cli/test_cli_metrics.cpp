@@ -161,7 +161,7 @@ void check_one_error(const test::cli_result& r, int code, const std::string& wha
 
 }  // namespace
 
-TEST_CASE("metrics for one method writes the lines, the CSV files and the report", "[cli][metrics]") {
+TEST_CASE("metrics for one method writes the lines, the CSV files and the report", "[cli][metrics][slow]") {
   const tiny_setup& s = setup();
   const auto r = test::run_cli(s.dir, s.metrics("one", "--grid 2 --localisation --pixel-removal --samples 2 --images 3 --gallery 2 --method coda"));
   INFO("stdout: " << r.out);
@@ -214,7 +214,7 @@ void check_all_methods(const tiny_setup& s) {
 
 }  // namespace
 
-TEST_CASE("metrics for all seven methods at once prints a pixel-removal line per method", "[cli][metrics]") {
+TEST_CASE("metrics for all seven methods at once prints a pixel-removal line per method", "[cli][metrics][slow]") {
   check_all_methods(setup());
 }
 

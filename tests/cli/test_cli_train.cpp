@@ -51,7 +51,7 @@ void check_updates(const std::string& m0, const std::string& m1, const std::stri
 
 }  // namespace
 
-TEST_CASE("one epoch of train matches torch.optim.Adam and SGD step for step", "[cli][train][golden]") {
+TEST_CASE("one epoch of train matches torch.optim.Adam and SGD step for step", "[cli][train][golden][slow]") {
   test::scratch_dir dir;
   const std::string m0 = dir / "m0.safetensors", m1 = dir / "m1.safetensors";
   REQUIRE(test::run_cli(dir, "init --seed 3 --out " + m0).exit_code == 0);
@@ -71,7 +71,7 @@ TEST_CASE("one epoch of train matches torch.optim.Adam and SGD step for step", "
   check_updates(m0, m1, "update_sgd.");
 }
 
-TEST_CASE("a resumed run ends with the weights of an uninterrupted one", "[cli][train][checkpoint]") {
+TEST_CASE("a resumed run ends with the weights of an uninterrupted one", "[cli][train][checkpoint][slow]") {
   test::scratch_dir dir;
   const std::string flags = " --data " + cifar48 + " --limit-train 24 --limit-test 10 --batch 4 --virtual-batch 8 --seed 5 ";
   REQUIRE(test::run_cli(dir, "train" + flags + "--epochs 2 --out " + dir / "full.safetensors").exit_code == 0);
