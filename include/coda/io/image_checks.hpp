@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -19,7 +21,7 @@ enum class image_format { png, jpeg, bmp, other };
 
 inline image_format sniff_image_format(const std::vector<std::uint8_t>& b) {
   static constexpr std::uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (b.size() >= sizeof png_signature && std::equal(png_signature, png_signature + 8, b.begin())) return image_format::png;
+  if (b.size() >= sizeof png_signature && std::equal(std::begin(png_signature), std::end(png_signature), b.begin())) return image_format::png;
   if (b.size() >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff) return image_format::jpeg;
   if (b.size() >= 2 && b[0] == 'B' && b[1] == 'M') return image_format::bmp;
   return image_format::other;
@@ -56,16 +58,16 @@ inline void check_png_chunks(const std::vector<std::uint8_t>& bytes, const std::
       CODA_THROW(format_error(origin + ": PNG file ends inside the chunk header at byte " + std::to_string(pos)));
     const std::uint32_t length = read_be32(&bytes[pos]);
     const std::uint8_t* type = &bytes[pos + 4];
-    const std::string name = png_chunk_name(type);
+    const auto is = [type](const char* name) { return std::memcmp(type, name, 4) == 0; };
     if (length > bytes.size() - pos - 12)
-      CODA_THROW(format_error(origin + ": PNG chunk '" + name + "' at byte " + std::to_string(pos) + " declares " +
+      CODA_THROW(format_error(origin + ": PNG chunk '" + png_chunk_name(type) + "' at byte " + std::to_string(pos) + " declares " +
                               std::to_string(length) + " data bytes, but the file has only " +
                               std::to_string(bytes.size() - pos - 12) + " after its header and checksum"));
-    if (name == "IHDR" && length >= 13)
+    if (is("IHDR") && length >= 13)
       raw_bytes = png_raw_bytes(read_be32(type + 4), read_be32(type + 8), type[12], type[13]);
-    if (name == "IDAT") idat_bytes += length;
+    if (is("IDAT")) idat_bytes += length;
     pos += 12 + std::size_t{length};
-    if (name == "IEND") break;
+    if (is("IEND")) break;
   }
   if (raw_bytes > idat_bytes * max_deflate_ratio + slack)
     CODA_THROW(format_error(origin + ": PNG header declares " + std::to_string(raw_bytes) +
