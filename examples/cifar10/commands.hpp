@@ -11,5 +11,6 @@ int run_eval(int argc, const char* const* argv);
 int run_explain(int argc, const char* const* argv);
 int run_bench(int argc, const char* const* argv);
 int run_metrics(int argc, const char* const* argv);
+int run_attribute(int argc, const char* const* argv);
 
 }  // namespace cifar

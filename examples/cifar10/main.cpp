@@ -21,6 +21,8 @@ constexpr const char* usage =
     "  explain --model M (--image FILE | --data DIR --index I) --out PNG [--class C]\n"
     "                                                        picture of the contributions, top-3 classes\n"
     "  bench [--batch B] [--threads N] [--seconds S]        inference, training and explanation img/s\n"
+    "  attribute --model M --input X --output Y [--method M[,M...]] [--class C]\n"
+    "                                                        maps of the paper's attribution methods for images in X\n"
     "  metrics --data DIR --model M [--method M[,M...]] [--localisation] [--pixel-removal] [--samples N] ...\n"
     "                                                        the paper's attribution metrics, CSV and HTML report\n"
     "flags common to all commands: --threads N\n"
@@ -45,6 +47,7 @@ int dispatch(int argc, const char* const* argv) {
   if (command == "eval") return cifar::run_eval(argc, argv);
   if (command == "explain") return cifar::run_explain(argc, argv);
   if (command == "bench") return cifar::run_bench(argc, argv);
+  if (command == "attribute") return cifar::run_attribute(argc, argv);
   if (command == "metrics") return cifar::run_metrics(argc, argv);
   throw cifar::usage_error("unknown command '" + command + "' (try 'coda-cifar10 --help')");
 }

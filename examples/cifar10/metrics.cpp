@@ -1,5 +1,5 @@
-// coda-cifar10 metrics: the paper's localisation and pixel-removal metrics (docs/coda-math.md §6)
-// for the model's own contributions and the baseline attribution methods.
+// coda-cifar10 metrics: the paper's localisation and pixel-removal metrics (docs/math.md) for the
+// model's own contributions and the baseline attribution methods, run as the authors run them.
 #include <coda/attribution/localisation.hpp>
 #include <coda/attribution/pixel_removal.hpp>
 #include <coda/io/atomic_file.hpp>
@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "args.hpp"
+#include "attribution_flags.hpp"
 #include "commands.hpp"
 #include "data.hpp"
 #include "model_dispatch.hpp"
@@ -25,6 +26,7 @@ namespace {
 
 struct metrics_options {
   std::vector<coda::attribution_method> methods;
+  coda::attribution_options attribution;
   bool localisation, removal;
   coda::index_t samples, grid, images, gallery;
   double min_confidence;
@@ -56,13 +58,14 @@ template <class Net>
 std::vector<std::vector<double>> localisation_with_progress(const Net& net, coda::attribution_method method,
                                                             const coda::image_dataset& test,
                                                             const std::vector<coda::localisation_grid>& grids, coda::index_t n,
-                                                            const std::string& name) {
+                                                            const coda::attribution_options& options, const std::string& name) {
   std::vector<std::vector<double>> scores;
   progress bar("localisation " + name, coda::index_t(grids.size()));
   for (std::size_t first = 0; first < grids.size(); first += std::size_t(progress_chunk())) {
     const std::vector<coda::localisation_grid> chunk(grids.begin() + long(first),
                                                      grids.begin() + long(std::min(grids.size(), first + std::size_t(progress_chunk()))));
-    auto part = n == 2 ? coda::localisation_scores<2>(net, method, test, chunk) : coda::localisation_scores<3>(net, method, test, chunk);
+    auto part = n == 2 ? coda::localisation_scores<2>(net, method, test, chunk, options)
+                       : coda::localisation_scores<3>(net, method, test, chunk, options);
     scores.insert(scores.end(), part.begin(), part.end());
     bar.update(coda::index_t(scores.size()));
   }
@@ -74,13 +77,13 @@ std::vector<std::vector<double>> localisation_with_progress(const Net& net, coda
 template <class Net>
 std::array<std::vector<double>, 2> removal_with_progress(const Net& net, coda::attribution_method method,
                                                          const coda::image_dataset& test, const std::vector<coda::index_t>& images,
-                                                         const std::string& name) {
+                                                         const coda::attribution_options& options, const std::string& name) {
   std::array<std::vector<double>, 2> mean{std::vector<double>(coda::removal_points, 0.0), std::vector<double>(coda::removal_points, 0.0)};
   progress bar("pixel-removal " + name, coda::index_t(images.size()));
   for (std::size_t first = 0; first < images.size(); first += std::size_t(progress_chunk())) {
     const std::vector<coda::index_t> chunk(images.begin() + long(first),
                                            images.begin() + long(std::min(images.size(), first + std::size_t(progress_chunk()))));
-    const auto part = coda::pixel_removal(net, method, test, chunk);
+    const auto part = coda::pixel_removal(net, method, test, chunk, options);
     const double weight = double(chunk.size()) / double(images.size());
     for (std::size_t order = 0; order < 2; ++order)
       for (std::size_t k = 0; k < mean[order].size(); ++k) mean[order][k] += weight * part[order][k];
@@ -102,14 +105,26 @@ metrics_report run_metrics(const Net& net, const coda::image_dataset& test, cons
   std::vector<coda::localisation_grid> grids;
   if (o.localisation) {
     const auto ranked = coda::confident_images(net, test, o.min_confidence);
-    grids = coda::make_grids(ranked, o.grid, o.samples, o.seed);
+    grids = coda::make_grids(ranked, test.labels, o.grid, o.samples, static_cast<std::uint32_t>(o.seed));
+    if (grids.empty()) {
+      std::size_t classes = 0;
+      for (const auto& list : ranked) classes += list.empty() ? 0 : 1;
+      throw coda::argument_error("no localisation grid can be drawn: " + std::to_string(classes) +
+                             " classes have a test image classified correctly with sigmoid(logit) > " + std::to_string(o.min_confidence) +
+                             ", a " + std::to_string(o.grid) + "x" + std::to_string(o.grid) + " grid needs more than " +
+                             std::to_string(o.grid * o.grid));
+    }
+    if (static_cast<coda::index_t>(grids.size()) < o.samples)
+      std::printf("localisation: the confident test images give %zu grids, not the %lld asked for\n", grids.size(),
+                  static_cast<long long>(o.samples));
+    report.samples = static_cast<long>(grids.size());
   }
-  const auto removal_images = sample_images(test.size(), o.images, o.seed);
+  const auto removal_images = coda::removal_images(test.labels, o.images);
   const auto gallery_images = sample_images(test.size(), o.gallery, o.seed + 1);
   for (const auto method : o.methods) {
     const std::string name = coda::method_name(method);
     if (o.localisation) {
-      const auto per_grid = localisation_with_progress(net, method, test, grids, o.grid, name);
+      const auto per_grid = localisation_with_progress(net, method, test, grids, o.grid, o.attribution, name);
       method_localisation entry{name, {}};
       for (std::size_t g = 0; g < per_grid.size(); ++g)
         for (std::size_t c = 0; c < per_grid[g].size(); ++c) {
@@ -122,7 +137,7 @@ metrics_report run_metrics(const Net& net, const coda::image_dataset& test, cons
       report.localisation.push_back(std::move(entry));
     }
     if (o.removal) {
-      const auto curves = removal_with_progress(net, method, test, removal_images, name);
+      const auto curves = removal_with_progress(net, method, test, removal_images, o.attribution, name);
       for (int order = 0; order < 2; ++order)
         for (coda::index_t k = 0; k < coda::removal_points; ++k)
           csv_rem << name << ',' << (order ? "most_first" : "least_first") << ',' << k << ','
@@ -135,7 +150,7 @@ metrics_report run_metrics(const Net& net, const coda::image_dataset& test, cons
     for (const coda::index_t idx : gallery_images) {
       gallery_entry e{name, long(idx), test.labels[static_cast<std::size_t>(idx)], std::vector<float>(3072), {}};
       test.image_as(idx, e.image.data());
-      const auto map = coda::attribute(net, method, e.image.data(), {e.label});
+      const auto map = coda::attribute(net, method, e.image.data(), {e.label}, o.attribution).summed(0);
       e.map.assign(map.begin(), map.end());
       report.gallery.push_back(std::move(e));
     }
@@ -146,26 +161,16 @@ metrics_report run_metrics(const Net& net, const coda::image_dataset& test, cons
 }  // namespace
 
 int run_metrics(int argc, const char* const* argv) {
-  const args a("metrics",
-               {{"data", true}, {"model", true}, {"method", true}, {"localisation", false}, {"pixel-removal", false},
-                {"samples", true}, {"grid", true}, {"min-confidence", true}, {"images", true}, {"seed", true}, {"out", true},
-                {"gallery", true}, {"format", true}, {"threads", true}, {"norm", true}, {"temperature", true}, {"logit-bias", true}},
-               argc, argv, 2);
+  std::vector<flag_spec> flags{{"data", true},   {"model", true},          {"localisation", false}, {"pixel-removal", false},
+                               {"samples", true}, {"grid", true},           {"min-confidence", true}, {"images", true},
+                               {"seed", true},    {"out", true},            {"gallery", true},       {"format", true},
+                               {"threads", true}, {"norm", true},           {"temperature", true},   {"logit-bias", true}};
+  for (const flag_spec& f : attribution_flag_specs()) flags.push_back(f);
+  const args a("metrics", flags, argc, argv, 2);
   metrics_options o;
   const std::string data = a.required("data"), model = a.required("model");
-  if (const auto list = a.optional("method")) {
-    std::istringstream names(*list);
-    for (std::string m; std::getline(names, m, ',');) {
-      const auto parsed = coda::parse_method(m);
-      if (!parsed) throw usage_error("--method must name methods among coda|grad|ixg|intgrad|occlusion5|occlusion9|gradcam, got '" + m + "'");
-      if (std::find(o.methods.begin(), o.methods.end(), *parsed) != o.methods.end())
-        throw usage_error("--method names '" + m + "' twice");
-      o.methods.push_back(*parsed);
-    }
-    if (o.methods.empty()) throw usage_error("--method is empty");
-  } else {
-    o.methods.assign(coda::all_attribution_methods.begin(), coda::all_attribution_methods.end());
-  }
+  o.methods = method_list(a);
+  o.attribution = attribution_flags(a);
   o.localisation = a.has("localisation") || !a.has("pixel-removal");
   o.removal = a.has("pixel-removal") || !a.has("localisation");
   o.samples = a.integer("samples", 500, 1, 1 << 20);
@@ -173,7 +178,7 @@ int run_metrics(int argc, const char* const* argv) {
   o.min_confidence = a.number("min-confidence", 0.5, 0, 1);
   o.images = a.integer("images", 1024, 1, 1 << 20);
   o.gallery = a.integer("gallery", 6, 0, 100);
-  o.seed = static_cast<std::uint64_t>(a.integer("seed", 0, 0, std::numeric_limits<long long>::max()));
+  o.seed = static_cast<std::uint64_t>(a.integer("seed", 42, 0, 4294967295LL));
   o.out = a.optional("out").value_or("metrics");
   const int threads = apply_threads(a);
 

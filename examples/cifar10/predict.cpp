@@ -5,37 +5,10 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "image_input.hpp"
 #include "model_dispatch.hpp"
 
 namespace cifar {
-
-namespace {
-
-using image_shape = coda::shape<3, 32, 32>;
-
-/// The `images` tensor of an input file: F32 [N,3,32,32] with every value in [0, 1].
-coda::tensor<float, image_shape> read_images(const std::string& path) {
-  const auto file = coda::safetensors_file::read(path);
-  const coda::tensor_entry* e = file.find("images");
-  if (!e) throw coda::format_error(path + ": no tensor 'images' (expected F32 [N,3,32,32])");
-  if (e->type != coda::dtype::f32)
-    throw coda::format_error(path + ": tensor 'images' has dtype " + std::string(coda::dtype_name(e->type)) + ", expected F32");
-  const auto& s = e->shape;
-  if (s.size() != 4 || s[1] != 3 || s[2] != 32 || s[3] != 32 || s[0] < 1)
-    throw coda::format_error(path + ": tensor 'images' has shape " + coda::detail::shape_text(s, s.size()) +
-                             ", expected [N,3,32,32] with N >= 1");
-  coda::tensor<float, image_shape> images(s[0]);
-  file.copy_to(*e, images.data());
-  for (coda::index_t i = 0; i < images.size(); ++i) {
-    const float v = images.data()[i];
-    if (!(v >= 0.f && v <= 1.f))
-      throw coda::format_error(path + ": image " + std::to_string(i / image_shape::size) + " has pixel value " +
-                               std::to_string(v) + " outside [0, 1]");
-  }
-  return images;
-}
-
-}  // namespace
 
 int run_predict(int argc, const char* const* argv) {
   const args a("predict",

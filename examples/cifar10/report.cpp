@@ -74,7 +74,8 @@ std::string class_name(int label) {
 }
 
 /// One colour per attribution method, the same in every plot and table.
-constexpr std::array<const char*, 7> palette{"#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"};
+constexpr std::array<const char*, 9> palette{"#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#bcbd22",
+                                             "#17becf", "#ff7f0e", "#8c564b", "#e377c2"};
 static_assert(palette.size() == coda::all_attribution_methods.size());
 
 std::string colour_of(const std::string& method) {
@@ -353,7 +354,7 @@ std::string removal_section(const metrics_report& r) {
                      table({"method", "start", "end (25%)", "area, least first", "end, most first"}, rows) + removal_plot(r));
 }
 
-/// The published numbers of the paper (docs/coda-math.md §6).
+/// The published numbers of the paper (RISE is in the authors' code, not in the paper's table).
 std::string paper_section() {
   struct published {
     const char *method, *localisation, *removal;
@@ -361,7 +362,8 @@ std::string paper_section() {
   constexpr published paper[] = {{"coda", "0.912", "0.962 (from 0.926)"}, {"occlusion9", "0.842", "0.962"},
                                  {"gradcam", "0.726", "0.842"},           {"occlusion5", "0.563", "&mdash;"},
                                  {"intgrad", "0.154", "&asymp; 0.25"},    {"ixg", "0.144", "&asymp; 0.25"},
-                                 {"grad", "0.144", "0.756"}};
+                                 {"grad", "0.144", "0.756"},              {"deeplift", "0.144", "&asymp; 0.25"},
+                                 {"rise", "&mdash;", "&mdash;"}};
   std::vector<cells> rows;
   for (const auto& p : paper) rows.push_back({method_cell(p.method), p.localisation, p.removal});
   return section("paper", "Published values (for reference)",

@@ -1,0 +1,85 @@
+// coda-cifar10 attribute --model M --input X --output Y [--method LIST] [--class C]: the maps of
+// the paper's attribution methods for the images of X, one tensor per method.
+#include <coda/attribution/methods.hpp>
+#include <coda/io/safetensors.hpp>
+#include <algorithm>
+#include <cstdio>
+
+#include "args.hpp"
+#include "attribution_flags.hpp"
+#include "commands.hpp"
+#include "image_input.hpp"
+#include "model_dispatch.hpp"
+#include "progress.hpp"
+
+namespace cifar {
+
+namespace {
+
+/// The explained class of each image: `fixed` when given (>= 0), else the predicted one.
+template <class Net>
+std::vector<coda::index_t> explained_classes(const Net& net, const coda::tensor<float, image_shape>& images, long long fixed) {
+  std::vector<coda::index_t> classes(static_cast<std::size_t>(images.batch()), coda::index_t(fixed));
+  if (fixed >= 0) return classes;
+  const auto logits = coda::predict(net, images.view());
+  for (coda::index_t n = 0; n < images.batch(); ++n) {
+    const float* l = logits.sample_data(n);
+    classes[std::size_t(n)] = std::max_element(l, l + Net::num_classes) - l;
+  }
+  return classes;
+}
+
+/// Maps [N][channels][32][32] of `method`, images spread over the worker threads in chunks, so
+/// that the progress bar moves during the expensive methods.
+template <class Net>
+std::vector<float> method_maps(const Net& net, coda::attribution_method method, const coda::tensor<float, image_shape>& images,
+                               const std::vector<coda::index_t>& classes, const coda::attribution_options& options) {
+  const coda::index_t n = images.batch(), size = coda::method_channels<Net>(method) * 32 * 32;
+  std::vector<float> out(static_cast<std::size_t>(n * size));
+  progress bar(std::string("attribute ") + coda::method_name(method), n);
+  const coda::index_t chunk = 2 * coda::threads();
+  for (coda::index_t first = 0; first < n; first += chunk) {
+    coda::detail::pool().run(std::min(chunk, n - first), [&](long i, int) {
+      const coda::index_t image = first + i;
+      const auto a = coda::attribute(net, method, images.sample_data(image), {classes[std::size_t(image)]}, options);
+      std::copy(a.values.begin(), a.values.end(), out.begin() + image * size);
+    });
+    bar.update(std::min(n, first + chunk));
+  }
+  bar.finish();
+  return out;
+}
+
+}  // namespace
+
+int run_attribute(int argc, const char* const* argv) {
+  std::vector<flag_spec> flags{{"model", true}, {"input", true}, {"output", true}, {"class", true}, {"threads", true},
+                               {"norm", true},  {"temperature", true}, {"logit-bias", true}};
+  for (const flag_spec& f : attribution_flag_specs()) flags.push_back(f);
+  const args a("attribute", flags, argc, argv, 2);
+  const std::string model = a.required("model"), input = a.required("input"), output = a.required("output");
+  const auto methods = method_list(a);
+  const auto options = attribution_flags(a);
+  const long long fixed = a.integer("class", -1, 0, 9);
+  apply_threads(a);
+  const auto model_file = coda::safetensors_file::read(model);
+  const auto images = read_images(input);
+  const auto n = static_cast<std::int64_t>(images.batch());
+  coda::safetensors_writer out;
+  with_model(model_file, model_flags(a), [&](const auto& net) {
+    using Net = std::decay_t<decltype(net)>;
+    const auto classes = explained_classes(net, images, fixed);
+    const std::vector<std::int64_t> targets(classes.begin(), classes.end());
+    out.add_values("targets", {n}, targets.data());
+    for (const auto method : methods) {
+      const auto maps = method_maps(net, method, images, classes, options);
+      out.add_values(coda::method_name(method), {n, coda::method_channels<Net>(method), 32, 32}, maps.data());
+    }
+    return 0;
+  });
+  out.write(output);
+  std::printf("wrote %zu attribution maps of %lld images to %s\n", methods.size(), static_cast<long long>(n), output.c_str());
+  return 0;
+}
+
+}  // namespace cifar
