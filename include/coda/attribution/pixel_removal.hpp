@@ -3,8 +3,9 @@
 // channels set to 0, as the authors mask the AddInverse input), least important first (or most
 // important first), up to a quarter of the pixels, recording sigmoid(logit of the true class) at
 // 129 evenly spaced points. A good attribution keeps the probability high while the unimportant
-// pixels go. Pixels of equal attribution are removed in pixel order (the authors' numpy argsort
-// leaves their order unspecified; it matters for maps with flat regions such as Grad-CAM's).
+// pixels go. Pixels of equal attribution are removed in pixel order least first and in reverse
+// pixel order most first (a stable argsort and its reverse; the authors' numpy argsort leaves
+// their order unspecified, which matters for maps with flat regions such as Grad-CAM's).
 #pragma once
 
 #include <algorithm>
