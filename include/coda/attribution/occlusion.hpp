@@ -90,13 +90,6 @@ void occlusion(Logits&& logits, const T* image, index_t channels, index_t height
   }
 }
 
-/// Logits [n][classes] of n images [n][image_shape] on the calling thread, recording nothing.
-template <class Net>
-void image_logits(const Net& net, const typename Net::scalar_type* images, index_t n, typename Net::scalar_type* out,
-                  tape<typename Net::scalar_type>& t) {
-  detail::record_forward(net, images, n, record_mode::none, 0, t, out);
-}
-
 CODA_BEGIN_EIGEN_REDUCTIONS
 /// Logits minus the logit bias, [n][classes], summed in double from the class maps. Occlusion
 /// subtracts logits of nearly equal images: at T = 1000 the bias (log 1/9) dominates a float

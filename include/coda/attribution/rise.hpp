@@ -99,7 +99,7 @@ std::vector<typename Net::scalar_type> rise(const Net& net, const typename Net::
         detail::array_map<T>(inputs.data() + (b * C + c) * plane, plane) =
             detail::const_array_map<T>(image + c * plane, plane) * detail::const_array_map<T>(mask, plane);
     }
-    image_logits(net, inputs.data(), n, logits.data(), t);
+    detail::record_forward(net, inputs.data(), n, record_mode::none, 0, t, logits.data());
     for (std::size_t k = 0; k < classes.size(); ++k) {
       detail::array_map<T> map(maps.data() + long(k) * plane, plane);
       for (index_t b = 0; b < n; ++b) {
@@ -108,7 +108,7 @@ std::vector<typename Net::scalar_type> rise(const Net& net, const typename Net::
       }
     }
   }
-  for (T& v : maps) v /= T(double(o.masks) * o.keep);
+  detail::array_map<T>(maps.data(), static_cast<index_t>(maps.size())) /= T(double(o.masks) * o.keep);
   return maps;
 }
 
