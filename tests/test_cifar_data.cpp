@@ -19,10 +19,10 @@
 #include <tuple>
 #include <vector>
 
-#include "coda/io/augment.hpp"
-#include "coda/io/cifar.hpp"
+#include "coda/data/augment.hpp"
+#include "coda/data/cifar.hpp"
 #include "coda/io/image.hpp"
-#include "coda/io/image_folder.hpp"
+#include "coda/data/image_folder.hpp"
 
 using namespace coda;
 namespace fs = std::filesystem;

@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "coda/nn/inference.hpp"
 #include "coda/nn/init.hpp"
 #include "coda/nn/training.hpp"
 #include "support/random_network.hpp"

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "coda/io/cifar.hpp"
+#include "coda/data/cifar.hpp"
 #include "coda/io/model_file.hpp"
 #include "coda/nn/init.hpp"
 #include "coda/nn/training.hpp"

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include <coda/detail/thread_pool.hpp>
+#include <coda/core/threads.hpp>
 
 namespace cifar {
 

@@ -39,7 +39,7 @@ std::vector<float> method_maps(const Net& net, coda::attribution_method method, 
   progress bar(std::string("attribute ") + coda::method_name(method), n);
   const coda::index_t chunk = 2 * coda::threads();
   for (coda::index_t first = 0; first < n; first += chunk) {
-    coda::detail::pool().run(std::min(chunk, n - first), [&](long i, int) {
+    coda::parallel_for(std::min(chunk, n - first), [&](long i, int) {
       const coda::index_t image = first + i;
       const auto a = coda::attribute(net, method, images.sample_data(image), {classes[std::size_t(image)]}, options);
       std::copy(a.values.begin(), a.values.end(), out.begin() + image * size);

@@ -1,6 +1,6 @@
 #include "data.hpp"
 
-#include <coda/io/image_folder.hpp>
+#include <coda/data/image_folder.hpp>
 
 #include "progress.hpp"
 

@@ -1,8 +1,8 @@
 // Data for coda-cifar10: loading a split in either layout (mini-batches and augmentation are
-// coda/io/augment.hpp).
+// coda/data/augment.hpp).
 #pragma once
 
-#include <coda/io/cifar.hpp>
+#include <coda/data/cifar.hpp>
 #include <string>
 
 namespace cifar {

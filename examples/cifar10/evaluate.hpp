@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <coda/attribution/contributions.hpp>
-#include <coda/io/cifar.hpp>
+#include <coda/data/cifar.hpp>
 #include <vector>
 
 #include "progress.hpp"

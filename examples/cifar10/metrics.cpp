@@ -3,7 +3,7 @@
 #include <coda/attribution/localisation.hpp>
 #include <coda/attribution/pixel_removal.hpp>
 #include <coda/io/atomic_file.hpp>
-#include <coda/io/augment.hpp>
+#include <coda/data/augment.hpp>
 #include <coda/nn/presets.hpp>
 #include <array>
 #include <cstdio>

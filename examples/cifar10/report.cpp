@@ -2,8 +2,8 @@
 // the settings, a table and an inline SVG plot per metric, the paper's published numbers and a
 // gallery of attribution maps as PNG data URIs.
 
-// coda/io/cifar.hpp comes first: pixel_removal.hpp uses coda::image_dataset without including it.
-#include <coda/io/cifar.hpp>
+// coda/data/cifar.hpp comes first: pixel_removal.hpp uses coda::image_dataset without including it.
+#include <coda/data/cifar.hpp>
 
 #include <coda/attribution/methods.hpp>
 #include <coda/attribution/pixel_removal.hpp>

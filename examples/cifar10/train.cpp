@@ -1,5 +1,5 @@
 // coda-cifar10 train / eval (docs/cli.md).
-#include <coda/io/augment.hpp>
+#include <coda/data/augment.hpp>
 #include <coda/io/checkpoint.hpp>
 #include <coda/nn/init.hpp>
 #include <cstdio>

@@ -27,7 +27,7 @@
 // load_checkpoint resume a run exactly. Attribution baselines and the paper's metrics:
 // coda::attribute, coda::localisation_scores, coda::pixel_removal.
 //
-// This header includes everything but image decoding (coda/io/image.hpp, image_folder.hpp: they
+// This header includes everything but image decoding (coda/io/image.hpp, coda/data/image_folder.hpp: they
 // need stb) and the CUDA declarations (coda/cuda/: they need the coda::cuda library).
 // Layers of the tree and the layer concept: docs/architecture.md; reference: docs/api.md.
 #pragma once
@@ -37,8 +37,9 @@
 #include "coda/core/error.hpp"
 #include "coda/core/shape.hpp"
 #include "coda/core/tensor.hpp"
-#include "coda/detail/thread_pool.hpp"
+#include "coda/core/threads.hpp"
 #include "coda/nn/dau_conv.hpp"
+#include "coda/nn/inference.hpp"
 #include "coda/nn/init.hpp"
 #include "coda/nn/loss.hpp"
 #include "coda/nn/network.hpp"
@@ -46,13 +47,13 @@
 #include "coda/nn/presets.hpp"
 #include "coda/nn/training.hpp"
 #include "coda/nn/workspace.hpp"
+#include "coda/io/checkpoint.hpp"
+#include "coda/io/model_file.hpp"
+#include "coda/io/safetensors.hpp"
+#include "coda/data/augment.hpp"
+#include "coda/data/cifar.hpp"
 #include "coda/attribution/contributions.hpp"
 #include "coda/attribution/localisation.hpp"
 #include "coda/attribution/methods.hpp"
 #include "coda/attribution/nothrow.hpp"
 #include "coda/attribution/pixel_removal.hpp"
-#include "coda/io/augment.hpp"
-#include "coda/io/checkpoint.hpp"
-#include "coda/io/cifar.hpp"
-#include "coda/io/model_file.hpp"
-#include "coda/io/safetensors.hpp"

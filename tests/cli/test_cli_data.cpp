@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "coda/io/cifar.hpp"
+#include "coda/data/cifar.hpp"
 #include "support/cli_runner.hpp"
 
 using namespace coda;

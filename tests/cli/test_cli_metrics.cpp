@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "coda/io/cifar.hpp"
+#include "coda/data/cifar.hpp"
 #include "coda/io/safetensors.hpp"
 #include "support/cli_runner.hpp"
 #include "support/fixtures.hpp"

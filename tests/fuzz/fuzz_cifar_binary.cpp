@@ -1,7 +1,7 @@
 // libFuzzer target: the CIFAR-10 binary record reader.
 #include <cstdint>
 
-#include "coda/io/cifar.hpp"
+#include "coda/data/cifar.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

@@ -14,7 +14,7 @@
 
 #include "coda/attribution/methods.hpp"
 #include "coda/attribution/contributions.hpp"
-#include "coda/io/cifar.hpp"
+#include "coda/data/cifar.hpp"
 #include "coda/nn/init.hpp"
 #include "support/tolerance.hpp"
 

@@ -21,11 +21,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <vector>
 
 #include "coda/attribution/methods.hpp"
-#include "coda/io/cifar.hpp"
+#include "coda/data/cifar.hpp"
+#include "coda/detail/random.hpp"
 
 namespace coda {
 
@@ -66,43 +66,6 @@ std::vector<std::vector<ranked_image>> confident_images(const Net& net, const im
     std::stable_sort(list.begin(), list.end(), [](const ranked_image& a, const ranked_image& b) { return a.logit > b.logit; });
   return ranked;
 }
-
-namespace detail {
-
-/// numpy.random.RandomState's legacy generator: MT19937 seeded like np.random.seed(int), and the
-/// two draws the grid sampling needs, bit for bit.
-class numpy_legacy_random {
- public:
-  explicit numpy_legacy_random(std::uint32_t seed) : mt_(seed) {}
-
-  /// Uniform integer in [0, max] by masked rejection (numpy's random_interval).
-  std::uint32_t interval(std::uint32_t max) {
-    if (max == 0) return 0;
-    std::uint32_t mask = max;
-    for (int s = 1; s < 32; s *= 2) mask |= mask >> s;
-    std::uint32_t v;
-    do v = static_cast<std::uint32_t>(mt_()) & mask;
-    while (v > max);
-    return v;
-  }
-
-  /// numpy.random.choice(population, size, replace=False): the first `size` entries of a
-  /// Fisher-Yates permutation of the positions (numpy's permutation, then [:size]).
-  template <class V>
-  std::vector<V> choice(const std::vector<V>& population, std::size_t size) {
-    std::vector<std::size_t> order(population.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    for (std::size_t i = order.size(); i-- > 1;) std::swap(order[i], order[interval(static_cast<std::uint32_t>(i))]);
-    std::vector<V> out;
-    for (std::size_t i = 0; i < size; ++i) out.push_back(population[order[i]]);
-    return out;
-  }
-
- private:
-  std::mt19937 mt_;
-};
-
-}  // namespace detail
 
 /// The authors' list of grid images (steps 1 and 2 above): blocks of `cells` images of distinct
 /// classes, each class's images in confidence order. `ranked` holds only usable images.
@@ -174,7 +137,7 @@ std::vector<std::vector<double>> localisation_scores(const Net& net, attribution
   static_assert(h == w, "coda::localisation_scores: square images only");
   const grid_net_t grid_net(net);
   std::vector<std::vector<double>> scores(grids.size());
-  detail::pool().run(static_cast<long>(grids.size()), [&](long g, int) {
+  parallel_for(static_cast<long>(grids.size()), [&](long g, int) {
     const localisation_grid& grid = grids[static_cast<std::size_t>(g)];
     std::vector<T> image(static_cast<std::size_t>(C * N * h * N * w)), cell(static_cast<std::size_t>(I::size));
     std::vector<index_t> classes;

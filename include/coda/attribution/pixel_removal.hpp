@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "coda/attribution/methods.hpp"
-#include "coda/io/cifar.hpp"
+#include "coda/data/cifar.hpp"
 
 namespace coda {
 
@@ -91,7 +91,7 @@ std::array<std::vector<double>, 2> pixel_removal(const Net& net, attribution_met
                                                  const std::vector<index_t>& images, const attribution_options& options = {}) {
   using T = typename Net::scalar_type;
   std::vector<std::vector<double>> least(images.size(), std::vector<double>(removal_points)), most = least;
-  detail::pool().run(static_cast<long>(images.size()), [&](long i, int) {
+  parallel_for(static_cast<long>(images.size()), [&](long i, int) {
     std::vector<T> image(static_cast<std::size_t>(Net::image_shape::size));
     const index_t idx = images[static_cast<std::size_t>(i)];
     data.image_as(idx, image.data());

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "coda/attribution/occlusion.hpp"
-#include "coda/nn/init.hpp"
+#include "coda/detail/random.hpp"
 
 namespace coda {
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "coda/core/error.hpp"
-#include "coda/detail/aligned_allocator.hpp"
+#include "coda/core/aligned_allocator.hpp"
 
 namespace coda {
 

@@ -16,7 +16,7 @@
 
 #include "coda/core/error.hpp"
 #include "coda/core/shape.hpp"
-#include "coda/detail/aligned_allocator.hpp"
+#include "coda/core/aligned_allocator.hpp"
 
 namespace coda {
 

@@ -56,7 +56,7 @@ void download_parameters(const device_network& dev, Net& net) {
 inline device_training_settings device_settings(const training_settings& s) {
   device_training_settings d;
   d.loss = s.loss;
-  d.optimizer = s.optimizer == coda::optimizer_kind::adam ? optimizer_kind::adam : optimizer_kind::sgd;
+  d.optimizer = s.optimizer;
   d.momentum = s.momentum;
   d.batch = s.batch;
   d.virtual_batch = s.virtual_batch;

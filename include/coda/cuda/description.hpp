@@ -14,6 +14,7 @@
 #include "coda/core/error.hpp"
 #include "coda/core/shape.hpp"
 #include "coda/nn/loss.hpp"
+#include "coda/nn/optimizer.hpp"
 
 namespace coda::cuda {
 
@@ -86,8 +87,8 @@ struct network_desc {
   }
 };
 
-/// The optimiser choice of coda::optimizer_kind (which lives in a header that needs Eigen).
-enum class optimizer_kind { adam, sgd };
+/// The optimiser choice is the library's own (coda/nn/optimizer.hpp).
+using coda::optimizer_kind;
 
 /// What coda::training_settings says about a training step, minus the learning-rate schedule,
 /// which the caller applies (device_trainer takes the rate of each step). beta1, beta2 and eps

@@ -1,34 +1,16 @@
 // Seeded initialisation matching PyTorch's default for the two convolutions of a DAU
 // (kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and
-// bias). The random stream is counter-based SplitMix64, simple enough to reproduce bit for bit
-// in numpy (tests/fixtures/make_fixtures.py does), so golden fixtures of a full network need
-// only the seed, not 31 MB of weights.
+// bias), drawn from the counter-based stream of coda/detail/random.hpp, so golden fixtures of a
+// full network need only the seed, not 31 MB of weights.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 
+#include "coda/detail/random.hpp"
 #include "coda/nn/network.hpp"
 
 namespace coda {
-
-namespace detail {
-
-/// The SplitMix64 output for counter value `state` (Steele, Lea & Flood, 2014).
-constexpr std::uint64_t splitmix64(std::uint64_t state) {
-  std::uint64_t z = state;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-/// Element k of the uniform stream of `seed`, in [0, 1) with 24 random bits (exact in float).
-inline double uniform_at(std::uint64_t seed, std::uint64_t k) {
-  constexpr std::uint64_t golden_gamma = 0x9E3779B97F4A7C15ull;
-  return static_cast<double>(splitmix64(seed + (k + 1) * golden_gamma) >> 40) * 0x1p-24;
-}
-
-}  // namespace detail
 
 /// Initialises every parameter of `net` from `seed` like PyTorch's Conv2d default: element k of
 /// the flat parameter vector is (2 u_k - 1) / sqrt(fan_in), fan_in = C_in*k*k for the rank

@@ -11,9 +11,12 @@
 
 #include "coda/core/error.hpp"
 #include "coda/core/shape.hpp"
-#include "coda/detail/aligned_allocator.hpp"
+#include "coda/core/aligned_allocator.hpp"
 
 namespace coda {
+
+/// The optimiser of a training run (coda::trainer; the CUDA trainer takes the same choice).
+enum class optimizer_kind { adam, sgd };
 
 /// lr(epoch) = base * decay^(-floor(epoch / step)).
 inline double scheduled_lr(double base, double decay, index_t step, index_t epoch) {

@@ -8,8 +8,8 @@
 #include <variant>
 #include <vector>
 
-#include "coda/attribution/contributions.hpp"
-#include "coda/detail/thread_pool.hpp"
+#include "coda/core/threads.hpp"
+#include "coda/nn/network.hpp"
 #include "coda/nn/loss.hpp"
 #include "coda/nn/optimizer.hpp"
 
@@ -52,8 +52,6 @@ void finish_gradients(const Net& net, typename Net::scalar_type* grad) {
       },
       std::make_index_sequence<Net::depth>{});
 }
-
-enum class optimizer_kind { adam, sgd };
 
 struct training_settings {
   loss_kind loss = loss_kind::binary_cross_entropy;

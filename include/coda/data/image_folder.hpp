@@ -13,7 +13,7 @@
 #include <functional>
 #include <thread>
 
-#include "coda/io/cifar.hpp"
+#include "coda/data/cifar.hpp"
 #include "coda/io/image.hpp"
 
 namespace coda {

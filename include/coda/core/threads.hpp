@@ -162,4 +162,12 @@ inline int threads() {
   return s.threads;
 }
 
+/// Runs f(i, worker) for i in [0, count) on the coda::threads() workers (worker in
+/// [0, threads())) and returns when all are done; the first exception thrown by f is rethrown.
+/// Not reentrant: f must not call a batched coda function.
+template <class F>
+void parallel_for(long count, F&& f) {
+  detail::pool().run(count, std::forward<F>(f));
+}
+
 }  // namespace coda

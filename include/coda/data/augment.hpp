@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "coda/io/cifar.hpp"
-#include "coda/nn/init.hpp"
+#include "coda/data/cifar.hpp"
+#include "coda/detail/random.hpp"
 
 namespace coda {
 
