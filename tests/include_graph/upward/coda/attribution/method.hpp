@@ -1,0 +1,2 @@
+// The higher layer that nn/layer.hpp wrongly includes.
+#pragma once
