@@ -40,7 +40,7 @@ std::vector<double> direct(const Net& net, attribution_method m, const double* i
 
 }  // namespace
 
-TEST_CASE("method names round-trip and unknown names are rejected", "[attribution][names]") {
+TEST_CASE("method names round-trip and unknown names are rejected", "[attribution][methods][names]") {
   const std::vector<std::string> names{"coda", "grad", "ixg", "intgrad", "deeplift", "gradcam", "occlusion5", "occlusion9", "rise"};
   REQUIRE(all_attribution_methods.size() == names.size());
   for (std::size_t i = 0; i < names.size(); ++i) {
@@ -56,7 +56,7 @@ TEST_CASE("method names round-trip and unknown names are rejected", "[attributio
 }
 
 TEST_CASE("method_channels: the encoded channels for coda, the image channels for the gradient methods, 1 for the others",
-          "[attribution][names]") {
+          "[attribution][methods][names]") {
   static_assert(method_channels<net8>(attribution_method::coda) == 6, "coda maps the 6 encoded channels");
   CHECK(method_channels<net8>(attribution_method::coda) == 6);
   for (attribution_method m : {attribution_method::grad, attribution_method::ixg, attribution_method::intgrad, attribution_method::deeplift})
@@ -71,7 +71,8 @@ TEST_CASE("method_channels: the encoded channels for coda, the image channels fo
   CHECK(method_channels<grey>(attribution_method::rise) == 1);
 }
 
-TEST_CASE("attribute() returns each method's own maps, channels and plane, with the options passed on", "[attribution][dispatch]") {
+TEST_CASE("attribute() returns each method's own maps, channels and plane, with the options passed on",
+          "[attribution][methods][dispatch]") {
   using Net = net8;
   constexpr index_t plane = 64;
   const auto net = make_net<Net>(41);
@@ -112,7 +113,7 @@ TEST_CASE("attribute() returns each method's own maps, channels and plane, with 
   CHECK(defaults.rise.keep == 0.1);
 }
 
-TEST_CASE("every method rejects out-of-range classes and non-finite images", "[attribution][dispatch]") {
+TEST_CASE("every method rejects out-of-range classes and non-finite images", "[attribution][methods][dispatch]") {
   using Net = net8;
   const auto net = make_net<Net>(43);
   const auto image = random_image(Net::image_shape::size, 44);
@@ -130,7 +131,8 @@ TEST_CASE("every method rejects out-of-range classes and non-finite images", "[a
   }
 }
 
-TEST_CASE("coda_contributions are contributions() of each class, complete: they sum to logit - bias", "[attribution][coda][completeness]") {
+TEST_CASE("coda_contributions are contributions() of each class, complete: they sum to logit - bias",
+          "[attribution][methods][coda][completeness]") {
   using Net = net8;
   using E = Net::encoded_shape;
   const auto net = make_net<Net>(45);

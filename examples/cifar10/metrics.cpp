@@ -5,6 +5,7 @@
 #include <coda/io/atomic_file.hpp>
 #include <coda/data/augment.hpp>
 #include <coda/nn/presets.hpp>
+#include <report/report.hpp>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -18,11 +19,14 @@
 #include "data.hpp"
 #include "model_dispatch.hpp"
 #include "progress.hpp"
-#include "report.hpp"
 
 namespace cifar {
 
 namespace {
+
+using coda::report::gallery_entry;
+using coda::report::method_localisation;
+using coda::report::metrics_report;
 
 struct metrics_options {
   std::vector<coda::attribution_method> methods;
@@ -198,7 +202,7 @@ int run_metrics(int argc, const char* const* argv) {
   };
   if (o.localisation) write("localisation.csv", csv_loc.str());
   if (o.removal) write("pixel_removal.csv", csv_rem.str());
-  write("report.html", render_report(report));
+  write("report.html", coda::report::render_html(report));
   std::printf("wrote %s/report.html\n", o.out.c_str());
   return 0;
 }

@@ -1,12 +1,14 @@
 // The self-contained HTML report of coda-cifar10 metrics: SVG box plots of the localisation
 // scores per method, the pixel-removal curves, and a gallery of attribution maps per method.
+// Its own module (src/report/, the static library coda_report) so that it is built and tested
+// apart from the CLI: it takes plain data and returns the document's text.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace cifar {
+namespace coda::report {
 
 struct method_localisation {
   std::string method;
@@ -39,6 +41,6 @@ struct metrics_report {
 };
 
 /// The whole report as one HTML document (inline SVG and PNG data URIs, no external files).
-std::string render_report(const metrics_report& report);
+std::string render_html(const metrics_report& report);
 
-}  // namespace cifar
+}  // namespace coda::report

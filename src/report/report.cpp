@@ -17,9 +17,9 @@
 #include <numeric>
 #include <string_view>
 
-#include "report.hpp"
+#include "report/report.hpp"
 
-namespace cifar {
+namespace coda::report {
 
 namespace {
 
@@ -140,7 +140,7 @@ constexpr std::size_t image_pixels = image_side * image_side;
 
 std::uint8_t byte(float v) { return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.f, 1.f) * 255.f)); }
 
-/// The diverging map of `explain` (render.cpp), t in [-1, 1]: blue, white at 0, red.
+/// The diverging map of coda-cifar10 explain (examples/cifar10/render.cpp), t in [-1, 1]: blue, white at 0, red.
 rgb diverging(float t) {
   t = std::clamp(t, -1.f, 1.f);
   return t >= 0 ? rgb{255, byte(1 - t), byte(1 - t)} : rgb{byte(1 + t), byte(1 + t), 255};
@@ -445,7 +445,7 @@ table.gallery figcaption small{color:#777;font-size:.7rem}
 
 }  // namespace
 
-std::string render_report(const metrics_report& report) {
+std::string render_html(const metrics_report& report) {
   return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
          "<title>CoDA-Net attribution metrics</title>\n" +
@@ -453,4 +453,4 @@ std::string render_report(const metrics_report& report) {
          removal_section(report) + paper_section() + gallery_section(report) + "</body>\n</html>\n";
 }
 
-}  // namespace cifar
+}  // namespace coda::report
