@@ -130,8 +130,8 @@ Net initial_network(const train_options& o) {
 /// device_training, device.hpp); everything else is the same for either device. `net` and `tr`
 /// are what checkpoints and the model file are written from.
 template <class Net, class Steps>
-int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& steps, const coda::image_dataset& train,
-               const coda::image_dataset& test, const coda::training_progress& at) {
+int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& steps, const coda::cifar10_dataset& train,
+               const coda::cifar10_dataset& test, const coda::training_progress& at) {
   const auto checkpoint = [&](const coda::training_progress& p) {
     steps.to_host();
     coda::save_checkpoint(o.checkpoint_path(), net, tr, p, o.run_description());
