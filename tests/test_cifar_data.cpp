@@ -83,7 +83,7 @@ void write_records(const std::string& path, const std::vector<int>& labels, int 
   write_bytes(path, data);
 }
 
-bytes dataset_image(const image_dataset& d, index_t i) { return bytes(d.image(i), d.image(i) + cifar_image_bytes); }
+bytes dataset_image(const cifar10_dataset& d, index_t i) { return bytes(d.image(i), d.image(i) + cifar_image_bytes); }
 
 /// Interleaved (HWC) pixels with `channels` channels: a pattern identified by `id`.
 bytes hwc_pattern(int w, int h, int channels, int id) {
@@ -150,8 +150,8 @@ int max_abs_diff(const std::uint8_t* a, const std::uint8_t* b, std::size_t n) {
 }
 
 /// A synthetic in-memory data set: image i has pixels image_pixels(i) and the given label.
-image_dataset synthetic(const std::vector<int>& labels) {
-  image_dataset d;
+cifar10_dataset synthetic(const std::vector<int>& labels) {
+  cifar10_dataset d;
   for (std::size_t i = 0; i < labels.size(); ++i) d.append(image_pixels(static_cast<int>(i)).data(), labels[i]);
   return d;
 }
@@ -166,7 +166,7 @@ TEST_CASE("binary: a file of any whole number of records is read in file order",
     std::vector<int> labels;
     for (int k = 0; k < records; ++k) labels.push_back((k * 4 + 7) % 10);
     write_records(dir / "test_batch.bin", labels, 100);
-    const image_dataset d = read_cifar_binary(dir.path().string(), dataset_split::test);
+    const cifar10_dataset d = read_cifar_binary(dir.path().string(), dataset_split::test);
     REQUIRE(d.size() == records);
     REQUIRE(d.pixels.size() == static_cast<std::size_t>(records * cifar_image_bytes));
     CHECK(d.labels == labels);
@@ -193,7 +193,7 @@ TEST_CASE("binary: the training split concatenates all five data_batch files in 
     }
   }
   write_records(dir / "test_batch.bin", {9, 9}, 900);
-  const image_dataset d = read_cifar_binary(dir.path().string(), dataset_split::train);
+  const cifar10_dataset d = read_cifar_binary(dir.path().string(), dataset_split::train);
   REQUIRE(d.size() == 15);
   CHECK(d.labels == expect_labels);
   for (index_t i = 0; i < d.size(); ++i) CHECK(dataset_image(d, i) == image_pixels(expect_ids[static_cast<std::size_t>(i)]));
@@ -203,7 +203,7 @@ TEST_CASE("binary: the training split reads whichever data_batch files are prese
   scratch dir;
   write_records(dir / "data_batch_1.bin", {1, 2}, 10);
   write_records(dir / "data_batch_4.bin", {4}, 40);
-  image_dataset d = read_cifar_binary(dir.path().string(), dataset_split::train);
+  cifar10_dataset d = read_cifar_binary(dir.path().string(), dataset_split::train);
   REQUIRE(d.size() == 3);
   CHECK(d.labels == std::vector<int>{1, 2, 4});
   CHECK(dataset_image(d, 2) == image_pixels(40));
@@ -222,7 +222,7 @@ TEST_CASE("binary: the test split is test_batch.bin alone", "[data]") {
   scratch dir;
   write_records(dir / "data_batch_1.bin", {1, 1, 1}, 10);
   write_records(dir / "test_batch.bin", {5, 6}, 50);
-  const image_dataset d = read_cifar_binary(dir.path().string(), dataset_split::test);
+  const cifar10_dataset d = read_cifar_binary(dir.path().string(), dataset_split::test);
   REQUIRE(d.size() == 2);
   CHECK(d.labels == std::vector<int>{5, 6});
   CHECK(dataset_image(d, 1) == image_pixels(51));
@@ -331,7 +331,7 @@ TEST_CASE("folder: labels follow sorted class order and files are sorted within 
     const std::string split = name;
     const int per_class = split == "train" ? 3 : 2;
     for (unsigned threads : {1u, 3u}) {
-      const image_dataset d = read_image_folder(dir.path().string(), split == "train" ? dataset_split::train : dataset_split::test, threads);
+      const cifar10_dataset d = read_image_folder(dir.path().string(), split == "train" ? dataset_split::train : dataset_split::test, threads);
       INFO(split << ", " << threads << " threads");
       REQUIRE(d.size() == 10 * per_class);
       for (int c = 0; c < 10; ++c)
@@ -353,7 +353,7 @@ TEST_CASE("folder: PNG pixels round-trip exactly in CHW order", "[data]") {
   const bytes a = hwc_pattern(32, 32, 3, 77), b = hwc_pattern(32, 32, 3, 78);
   png(dir / "train/horse/a.png", 32, 32, 3, a);
   png(dir / "train/horse/b.png", 32, 32, 3, b);
-  const image_dataset d = read_image_folder(dir.path().string(), dataset_split::train, 2);
+  const cifar10_dataset d = read_image_folder(dir.path().string(), dataset_split::train, 2);
   REQUIRE(d.size() == 12);
   // horse is class 7: airplane..frog hold one image each, then horse/a, horse/b, horse/base.
   CHECK(d.labels[7] == 7);
@@ -375,7 +375,7 @@ TEST_CASE("folder: JPEG pixels round-trip closely", "[data]") {
   ten_classes(dir, "test");
   const bytes px = hwc_smooth(32, 32, 4);
   jpg(dir / "test/cat/smooth.jpg", 32, 32, px);
-  const image_dataset d = read_image_folder(dir.path().string(), dataset_split::test, 1);
+  const cifar10_dataset d = read_image_folder(dir.path().string(), dataset_split::test, 1);
   REQUIRE(d.size() == 11);
   CHECK(d.labels[3] == 3);
   CHECK(d.labels[4] == 3);
@@ -396,7 +396,7 @@ TEST_CASE("folder: greyscale and RGBA PNGs become RGB", "[data]") {
   png(dir / "train/ship/1_grey.png", 32, 32, 1, grey);
   png(dir / "train/ship/2_rgba.png", 32, 32, 4, rgba);
   png(dir / "train/ship/3_grey_alpha.png", 32, 32, 2, grey_alpha);
-  const image_dataset d = read_image_folder(dir.path().string(), dataset_split::train, 2);
+  const cifar10_dataset d = read_image_folder(dir.path().string(), dataset_split::train, 2);
   REQUIRE(d.size() == 13);
   // ship is class 8: images 8, 9, 10 are 1_grey, 2_rgba, 3_grey_alpha (base.png sorts after).
   for (index_t i = 8; i <= 11; ++i) CHECK(d.labels[static_cast<std::size_t>(i)] == 8);
@@ -495,7 +495,7 @@ TEST_CASE("folder: upper-case extensions and .jpeg are accepted", "[data]") {
   jpg(dir / "train/deer/B.JPEG", 32, 32, flat(40, 50, 60));
   png(dir / "train/deer/C.PNG", 32, 32, 3, flat(70, 80, 90));
   jpg(dir / "train/deer/d.jpeg", 32, 32, flat(100, 110, 120));
-  const image_dataset d = read_image_folder(dir.path().string(), dataset_split::train, 2);
+  const cifar10_dataset d = read_image_folder(dir.path().string(), dataset_split::train, 2);
   REQUIRE(d.size() == 14);
   // deer is class 4: A.JPG, B.JPEG, C.PNG, base.png, d.jpeg ("B" < "C" < "b" < "d" byte-wise).
   for (index_t i = 4; i <= 8; ++i) CHECK(d.labels[static_cast<std::size_t>(i)] == 4);
@@ -517,7 +517,7 @@ TEST_CASE("folder: files that are not images are ignored", "[data]") {
   fs::create_directories(dir / "train/cat/nested.png");  // a directory, not a file
   png(dir / "train/cat/nested.png/deep.png", 32, 32, 3, hwc_pattern(32, 32, 3, 50));
   write_bytes(dir / "train/list.csv", bytes(30, ','));  // a file beside the class directories
-  const image_dataset d = read_image_folder(dir.path().string(), dataset_split::train, 2);
+  const cifar10_dataset d = read_image_folder(dir.path().string(), dataset_split::train, 2);
   REQUIRE(d.size() == 10);
   for (int c = 0; c < 10; ++c) {
     CHECK(d.labels[static_cast<std::size_t>(c)] == c);
@@ -531,10 +531,10 @@ TEST_CASE("balanced_subset takes n/10 per class, the remainder to the first clas
   // 100 images, 10 per class, labels interleaved in a scrambled order.
   std::vector<int> labels;
   for (int i = 0; i < 100; ++i) labels.push_back((i * 3 + i / 10) % 10);
-  const image_dataset d = synthetic(labels);
+  const cifar10_dataset d = synthetic(labels);
   for (index_t n : {10, 23, 37, 99}) {
     INFO("n = " << n);
-    const image_dataset s = balanced_subset(d, n);
+    const cifar10_dataset s = balanced_subset(d, n);
     REQUIRE(s.size() == n);
     std::array<index_t, 10> count{};
     for (int l : s.labels) ++count[static_cast<std::size_t>(l)];
@@ -554,7 +554,7 @@ TEST_CASE("balanced_subset takes n/10 per class, the remainder to the first clas
   }
   // n <= 0 or n >= size: the whole data set.
   for (index_t n : {0, -3, 100, 1000}) {
-    const image_dataset s = balanced_subset(d, n);
+    const cifar10_dataset s = balanced_subset(d, n);
     CHECK(s.labels == d.labels);
     CHECK(s.pixels == d.pixels);
   }
@@ -562,8 +562,8 @@ TEST_CASE("balanced_subset takes n/10 per class, the remainder to the first clas
 
 TEST_CASE("balanced_subset of a data set short of some classes stops at what there is", "[data]") {
   // Classes 0 and 1 only: quota n/10 each, the rest cannot be filled.
-  const image_dataset d = synthetic({0, 1, 0, 1, 0, 1, 0, 1});
-  const image_dataset s = balanced_subset(d, 4);  // quota 1, 1, 1, 1, 0...
+  const cifar10_dataset d = synthetic({0, 1, 0, 1, 0, 1, 0, 1});
+  const cifar10_dataset s = balanced_subset(d, 4);  // quota 1, 1, 1, 1, 0...
   CHECK(s.labels == std::vector<int>{0, 1});
   CHECK(dataset_image(s, 1) == image_pixels(1));
 }
@@ -611,7 +611,7 @@ TEST_CASE("epoch_order is a permutation fixed by (seed, epoch), identity without
 TEST_CASE("prepare_batch draws the same augmentation however the batch is split", "[data]") {
   std::vector<int> labels;
   for (int i = 0; i < 12; ++i) labels.push_back(i % 10);
-  const image_dataset d = synthetic(labels);
+  const cifar10_dataset d = synthetic(labels);
   const auto order = epoch_order(d.size(), 11, 2, true);
   const std::size_t img = static_cast<std::size_t>(cifar_image_bytes);
   std::vector<float> whole(8 * img), halves(8 * img), other_epoch(8 * img), again(8 * img);
@@ -637,7 +637,7 @@ TEST_CASE("prepare_batch draws the same augmentation however the batch is split"
 }
 
 TEST_CASE("prepare_batch without augmentation is the plain conversion to [0, 1]", "[data]") {
-  const image_dataset d = synthetic({3, 1, 4, 1, 5, 9, 2, 6});
+  const cifar10_dataset d = synthetic({3, 1, 4, 1, 5, 9, 2, 6});
   const auto order = epoch_order(d.size(), 5, 0, true);
   const std::size_t img = static_cast<std::size_t>(cifar_image_bytes);
   std::vector<double> batch(5 * img), plain(img);
@@ -699,6 +699,40 @@ TEST_CASE("an augmentation crops by (dy, dx), then flips, with a zero border", "
   const augmentation flip{true, 0, 0};
   flip.apply(src.data(), out.data());
   for (index_t x = 0; x < 32; ++x) CHECK(out[static_cast<std::size_t>(2048 + 7 * 32 + x)] == at(2, 7, 31 - x));
+}
+
+TEST_CASE("augmentation and prepare_batch work on the data set's image shape", "[data]") {
+  // A 2x5x7 image (not square, not CIFAR-10's size); every byte is non-zero and distinct.
+  using small = shape<2, 5, 7>;
+  bytes src(static_cast<std::size_t>(small::size));
+  for (std::size_t k = 0; k < src.size(); ++k) src[k] = static_cast<std::uint8_t>(1 + k);
+  const auto at = [&](index_t c, index_t y, index_t x) { return float(src[static_cast<std::size_t>((c * 5 + y) * 7 + x)]) / 255.f; };
+  const augmentation aug{true, 1, -2};
+  std::vector<float> out(static_cast<std::size_t>(small::size) + 1, -1.f);  // one guard element
+  aug.apply<small>(src.data(), out.data());
+  for (index_t c = 0; c < 2; ++c)
+    for (index_t y = 0; y < 5; ++y)
+      for (index_t x = 0; x < 7; ++x) {
+        // Output (y, x) reads input (y + 1, (6 - x) - 2).
+        const index_t sy = y + 1, sx = 4 - x;
+        const bool inside = sy < 5 && sx >= 0;
+        INFO("c " << c << ", y " << y << ", x " << x);
+        CHECK(out[static_cast<std::size_t>((c * 5 + y) * 7 + x)] == (inside ? at(c, sy, sx) : 0.f));
+      }
+  CHECK(out.back() == -1.f);
+
+  image_dataset<small> d;
+  d.append(src.data(), 1);
+  d.append(src.data(), 0);
+  const std::vector<index_t> order{1, 0};
+  std::vector<float> batch(2 * static_cast<std::size_t>(small::size)), one(static_cast<std::size_t>(small::size));
+  std::vector<int> labels(2);
+  prepare_batch(d, order, 0, 2, true, 7, 0, batch.data(), labels.data());
+  CHECK(labels == std::vector<int>{0, 1});
+  for (index_t b = 0; b < 2; ++b) {
+    augmentation::draw(7, 0, b).apply<small>(d.image(order[static_cast<std::size_t>(b)]), one.data());
+    CHECK(std::equal(one.begin(), one.end(), batch.begin() + b * small::size));
+  }
 }
 
 TEST_CASE("drawn augmentations cover shifts -4..4 and flip about half the time", "[data]") {

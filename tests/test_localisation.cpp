@@ -257,7 +257,7 @@ TEST_CASE("localisation_scores places image k at row k % n, column k / n: a perf
   // Image 0 is black; ixg (and deeplift from black) is exactly 0 on black pixels, so the maps
   // of a grid with one non-black image have all their mass in that image's cell.
   auto data = random_dataset(5, 72, [](index_t i) { return int(i % Net::num_classes); });
-  std::fill(data.pixels.begin(), data.pixels.begin() + cifar_image_bytes, std::uint8_t(0));
+  std::fill(data.pixels.begin(), data.pixels.begin() + Net::image_shape::size, std::uint8_t(0));
   const std::vector<localisation_grid> grids{{{0, 3, 0, 0}, {0, 1, 2, 3}},   // image 3 at k = 1: row 1, column 0
                                              {{0, 0, 4, 0}, {2, 0, 1, 3}},   // image 4 at k = 2: row 0, column 1
                                              {{2, 0, 0, 0}, {3, 2, 1, 0}}};  // k = 0
@@ -280,12 +280,15 @@ TEST_CASE("localisation_scores places image k at row k % n, column k / n: a perf
     for (double v : s) CHECK(v == Approx(0.25).epsilon(1e-12));
 }
 
-TEST_CASE("localisation_scores<2> are the cell scores of attribute() on the independently composed grid", "[attribution][localisation]") {
-  using Net = net32;
-  using Grid = Net::with_image<shape<3, 64, 64>>;
-  constexpr index_t h = 32, w = 32, side = 64;
+// net16 has smaller images than CIFAR-10's: the grid must be composed of cells of its own size.
+TEMPLATE_TEST_CASE("localisation_scores<2> are the cell scores of attribute() on the independently composed grid",
+                   "[attribution][localisation]", net32, net16) {
+  using Net = TestType;
+  constexpr index_t h = Net::image_shape::dim(1), w = Net::image_shape::dim(2), side = 2 * h;
+  static_assert(h == w);
+  using Grid = typename Net::template with_image<shape<3, side, side>>;
   const auto net = make_net<Net>(73);
-  const auto data = random_dataset(8, 74, [](index_t i) { return int(i % Net::num_classes); });
+  const auto data = random_dataset<typename Net::image_shape>(8, 74, [](index_t i) { return int(i % Net::num_classes); });
   const std::vector<localisation_grid> grids{{{0, 5, 2, 7}, {0, 1, 2, 3}}, {{3, 1, 4, 6}, {3, 1, 0, 2}}};
   const Grid grid_net(net);
   attribution_options options;
@@ -326,13 +329,13 @@ TEST_CASE("localisation_scores<2> are the cell scores of attribute() on the inde
 
 // ---- confident images --------------------------------------------------------------------------
 
-TEST_CASE("confident_images keeps the correctly classified images above the threshold, highest logit first",
-          "[attribution][localisation]") {
-  using Net = net32;
+TEMPLATE_TEST_CASE("confident_images keeps the correctly classified images above the threshold, highest logit first",
+                   "[attribution][localisation]", net32, net16) {
+  using Net = TestType;
   constexpr index_t K = Net::num_classes, count = 300;  // more than one 256-image chunk
   const auto net = make_net<Net>(91);
-  auto data = random_dataset(count, 92, [](index_t) { return 0; });
-  tensor<double, Net::image_shape> images(count);
+  auto data = random_dataset<typename Net::image_shape>(count, 92, [](index_t) { return 0; });
+  tensor<double, typename Net::image_shape> images(count);
   for (index_t i = 0; i < count; ++i) data.image_as(i, images.sample_data(i));
   const auto logits = predict(net, images.view());
   // Two thirds labelled with the predicted class (correct), one third with another class.

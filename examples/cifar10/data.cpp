@@ -6,7 +6,7 @@
 
 namespace cifar {
 
-coda::image_dataset load_split(const std::string& dir, const std::string& format, coda::dataset_split split,
+coda::cifar10_dataset load_split(const std::string& dir, const std::string& format, coda::dataset_split split,
                                coda::index_t limit, int threads) {
   std::string layout = format;
   if (layout == "auto") {

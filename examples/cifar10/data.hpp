@@ -9,7 +9,7 @@ namespace cifar {
 
 /// Reads the train or test split of `dir` in `format` (auto|binary|folder; folders are decoded
 /// on `threads` threads), keeping a class-balanced subset of `limit` images when limit > 0.
-coda::image_dataset load_split(const std::string& dir, const std::string& format, coda::dataset_split split,
+coda::cifar10_dataset load_split(const std::string& dir, const std::string& format, coda::dataset_split split,
                                coda::index_t limit, int threads);
 
 }  // namespace cifar

@@ -39,7 +39,7 @@ class host_training {
   bool flush(coda::index_t epoch) { return tr_.flush(epoch); }
   coda::index_t pending() const { return tr_.pending(); }
   std::int64_t steps() const { return tr_.steps(); }
-  double test_accuracy(const coda::image_dataset& test) const { return accuracy(net_, test, "test"); }
+  double test_accuracy(const coda::cifar10_dataset& test) const { return accuracy(net_, test, "test"); }
   /// The network and trainer are always current.
   void to_host() {}
 
@@ -74,7 +74,7 @@ class device_training {
   bool flush(coda::index_t epoch) { return dev_tr_.flush(tr_.lr(epoch)); }
   coda::index_t pending() const { return dev_tr_.pending(); }
   std::int64_t steps() const { return dev_tr_.steps(); }
-  double test_accuracy(const coda::image_dataset& test) {
+  double test_accuracy(const coda::cifar10_dataset& test) {
     return accuracy_of(test, Net::num_classes, "test",
                        [&](const float* images, coda::index_t n, float* logits) { dev_.forward(images, n, logits); });
   }
@@ -93,7 +93,8 @@ class device_training {
 
 /// accuracy() with the network on the GPU.
 template <class Net>
-double device_accuracy(const Net& net, const coda::image_dataset& data, const char* what) {
+double device_accuracy(const Net& net, const coda::cifar10_dataset& data, const char* what) {
+  coda::detail::require_dataset_shape<Net, coda::cifar10_image_shape>();
   coda::cuda::device_network dev = coda::cuda::to_device(net, eval_chunk);
   return accuracy_of(data, Net::num_classes, what,
                      [&](const float* images, coda::index_t n, float* logits) { dev.forward(images, n, logits); });

@@ -15,9 +15,9 @@ namespace cifar {
 inline constexpr coda::index_t eval_chunk = 64;
 
 /// Fraction of `data` whose arg-max logit is the label. forward(images, n, logits) writes the
-/// logits [n][classes] of n <= eval_chunk images [n][3][32][32].
+/// logits [n][classes] of n <= eval_chunk CIFAR-10 images [n][3][32][32].
 template <class Forward>
-double accuracy_of(const coda::image_dataset& data, coda::index_t classes, const char* what, Forward&& forward) {
+double accuracy_of(const coda::cifar10_dataset& data, coda::index_t classes, const char* what, Forward&& forward) {
   std::vector<float> images(static_cast<std::size_t>(eval_chunk * coda::cifar_image_bytes));
   std::vector<float> logits(static_cast<std::size_t>(eval_chunk * classes));
   coda::index_t correct = 0;
@@ -38,7 +38,8 @@ double accuracy_of(const coda::image_dataset& data, coda::index_t classes, const
 
 /// accuracy_of with the network on the CPU.
 template <class Net>
-double accuracy(const Net& net, const coda::image_dataset& data, const char* what = "eval") {
+double accuracy(const Net& net, const coda::cifar10_dataset& data, const char* what = "eval") {
+  coda::detail::require_dataset_shape<Net, coda::cifar10_image_shape>();
   using images_view = coda::tensor_view<const float, typename Net::image_shape>;
   return accuracy_of(data, Net::num_classes, what, [&](const float* images, coda::index_t n, float* logits) {
     const auto l = coda::predict(net, images_view(images, n));

@@ -60,7 +60,7 @@ coda::index_t progress_chunk() { return 2 * coda::threads(); }
 
 template <class Net>
 std::vector<std::vector<double>> localisation_with_progress(const Net& net, coda::attribution_method method,
-                                                            const coda::image_dataset& test,
+                                                            const coda::cifar10_dataset& test,
                                                             const std::vector<coda::localisation_grid>& grids, coda::index_t n,
                                                             const coda::attribution_options& options, const std::string& name) {
   std::vector<std::vector<double>> scores;
@@ -80,7 +80,7 @@ std::vector<std::vector<double>> localisation_with_progress(const Net& net, coda
 /// coda::pixel_removal over chunks of `images`; the mean curves are weighted by chunk size.
 template <class Net>
 std::array<std::vector<double>, 2> removal_with_progress(const Net& net, coda::attribution_method method,
-                                                         const coda::image_dataset& test, const std::vector<coda::index_t>& images,
+                                                         const coda::cifar10_dataset& test, const std::vector<coda::index_t>& images,
                                                          const coda::attribution_options& options, const std::string& name) {
   std::array<std::vector<double>, 2> mean{std::vector<double>(coda::removal_points, 0.0), std::vector<double>(coda::removal_points, 0.0)};
   progress bar("pixel-removal " + name, coda::index_t(images.size()));
@@ -98,7 +98,7 @@ std::array<std::vector<double>, 2> removal_with_progress(const Net& net, coda::a
 }
 
 template <class Net>
-metrics_report run_metrics(const Net& net, const coda::image_dataset& test, const metrics_options& o, std::ostringstream& csv_loc,
+metrics_report run_metrics(const Net& net, const coda::cifar10_dataset& test, const metrics_options& o, std::ostringstream& csv_loc,
                            std::ostringstream& csv_rem) {
   metrics_report report;
   report.grid = o.grid;

@@ -2,7 +2,10 @@
 #include <coda/data/augment.hpp>
 #include <coda/io/checkpoint.hpp>
 #include <coda/nn/init.hpp>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -25,6 +28,47 @@ struct batch_buffers {
       : images(static_cast<std::size_t>(batch * coda::cifar_image_bytes)), labels(static_cast<std::size_t>(batch)) {}
   std::vector<float> images;
   std::vector<int> labels;
+};
+
+/// Running statistics of the epoch in progress, kept in the checkpoint's application record so
+/// that a resumed epoch reports the same summary (loss, training accuracy, seconds) as an
+/// uninterrupted one.
+struct epoch_stats {
+  double loss_sum = 0;  ///< sum over the images seen of their loss
+  std::int64_t seen = 0, correct = 0;
+  double seconds = 0;  ///< training time of the epoch so far
+
+  static constexpr const char* kind = "coda-cifar10.epoch_stats";
+  static constexpr std::int64_t version = 1;
+  /// The record's bytes: the four fields, 8 bytes each, in the order above (little-endian, as
+  /// the rest of the file).
+  static constexpr std::size_t record_bytes = 32;
+
+  coda::checkpoint_record record() const {
+    coda::checkpoint_record r{kind, version, std::vector<std::uint8_t>(record_bytes)};
+    std::memcpy(r.bytes.data(), &loss_sum, 8);
+    std::memcpy(r.bytes.data() + 8, &seen, 8);
+    std::memcpy(r.bytes.data() + 16, &correct, 8);
+    std::memcpy(r.bytes.data() + 24, &seconds, 8);
+    return r;
+  }
+
+  /// The statistics of a checkpoint's record; anything but this layout with sane values is a
+  /// damaged (or foreign) file.
+  static epoch_stats from(const coda::checkpoint_record& r, const std::string& path) {
+    epoch_stats s;
+    const bool layout_ok = r.kind == kind && r.version == version && r.bytes.size() == record_bytes;
+    if (layout_ok) {
+      std::memcpy(&s.loss_sum, r.bytes.data(), 8);
+      std::memcpy(&s.seen, r.bytes.data() + 8, 8);
+      std::memcpy(&s.correct, r.bytes.data() + 16, 8);
+      std::memcpy(&s.seconds, r.bytes.data() + 24, 8);
+    }
+    const bool values_ok = s.seen >= 0 && s.correct >= 0 && s.correct <= s.seen && std::isfinite(s.loss_sum) &&
+                           s.loss_sum >= 0 && std::isfinite(s.seconds) && s.seconds >= 0;
+    if (!layout_ok || !values_ok) throw coda::format_error(path + ": invalid epoch statistics in '" + kind + "'");
+    return s;
+  }
 };
 
 /// --log FILE: one CSV row per epoch, appended (a resumed run continues the same file).
@@ -130,8 +174,8 @@ Net initial_network(const train_options& o) {
 /// device_training, device.hpp); everything else is the same for either device. `net` and `tr`
 /// are what checkpoints and the model file are written from.
 template <class Net, class Steps>
-int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& steps, const coda::image_dataset& train,
-               const coda::image_dataset& test, const coda::training_progress& at) {
+int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& steps, const coda::cifar10_dataset& train,
+               const coda::cifar10_dataset& test, const coda::training_progress& at, const epoch_stats& resumed_stats) {
   const auto checkpoint = [&](const coda::training_progress& p) {
     steps.to_host();
     coda::save_checkpoint(o.checkpoint_path(), net, tr, p, o.run_description());
@@ -151,8 +195,8 @@ int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& 
     progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), n);
     // A resumed epoch continues the statistics it had reached, so its summary is the same.
     const bool resumed = at.epoch == epoch;
-    double loss_sum = resumed ? at.loss_sum : 0, seconds_before = resumed ? at.seconds : 0;
-    coda::index_t seen = resumed ? at.seen : 0, correct = resumed ? at.correct : 0;
+    epoch_stats stats = resumed ? resumed_stats : epoch_stats{};
+    const double seconds_before = stats.seconds;
     const coda::index_t start = resumed ? at.batches_done : 0;
     if (start < batches) prepare(start, &buffers[start % 2]);
     for (coda::index_t b = start; b < batches; ++b) {
@@ -161,27 +205,30 @@ int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& 
       if (b + 1 < batches) next = std::async(std::launch::async, prepare, b + 1, &buffers[(b + 1) % 2]);
       const batch_buffers& cur = buffers[b % 2];
       const coda::index_t m = size_of(b);
-      loss_sum += steps.train_batch(cur.images.data(), cur.labels.data(), m, epoch, logits.data()) * double(m);
+      stats.loss_sum += steps.train_batch(cur.images.data(), cur.labels.data(), m, epoch, logits.data()) * double(m);
       for (coda::index_t k = 0; k < m; ++k) {
         const float* l = logits.data() + k * Net::num_classes;
-        correct += std::max_element(l, l + Net::num_classes) - l == cur.labels[static_cast<std::size_t>(k)];
+        stats.correct += std::max_element(l, l + Net::num_classes) - l == cur.labels[static_cast<std::size_t>(k)];
       }
-      seen += m;
-      bar.update(b * o.settings.batch + m, loss_sum / double(seen), double(correct) / double(seen));
-      if (o.checkpoint_every && steps.pending() == 0 && steps.steps() % o.checkpoint_every == 0 && b + 1 < batches)
-        checkpoint({epoch, b + 1, o.seed, loss_sum, seen, correct, seconds_before + bar.seconds()});
+      stats.seen += m;
+      bar.update(b * o.settings.batch + m, stats.loss_sum / double(stats.seen), double(stats.correct) / double(stats.seen));
+      if (o.checkpoint_every && steps.pending() == 0 && steps.steps() % o.checkpoint_every == 0 && b + 1 < batches) {
+        stats.seconds = seconds_before + bar.seconds();
+        checkpoint({epoch, b + 1, o.seed, stats.record()});
+      }
       if (next.valid()) next.get();
     }
     steps.flush(epoch);
     bar.finish();
     const double train_seconds = seconds_before + bar.seconds();
     test_accuracy = steps.test_accuracy(test);
-    const double loss = seen ? loss_sum / double(seen) : 0.0, train_accuracy = seen ? double(correct) / double(seen) : 0.0;
+    const double loss = stats.seen ? stats.loss_sum / double(stats.seen) : 0.0,
+                 train_accuracy = stats.seen ? double(stats.correct) / double(stats.seen) : 0.0;
     std::printf("epoch %td/%td  loss %.4f  train acc %.2f%%  test acc %.2f%%  lr %.3g  %.1fs\n", epoch + 1, o.epochs, loss,
                 100 * train_accuracy, 100 * test_accuracy, tr.lr(epoch), train_seconds);
     std::fflush(stdout);
     log.row(epoch + 1, loss, train_accuracy, test_accuracy, tr.lr(epoch), train_seconds);
-    if (!o.checkpoint_dir.empty()) checkpoint({epoch + 1, 0, o.seed, 0, 0, 0, 0});
+    if (!o.checkpoint_dir.empty()) checkpoint({epoch + 1, 0, o.seed, epoch_stats{}.record()});
   }
   if (test_accuracy < 0) test_accuracy = steps.test_accuracy(test);
   steps.to_host();
@@ -198,20 +245,22 @@ int train_with(const train_options& o) {
   coda::trainer<Net> tr(net, o.settings);
   coda::training_progress at;
   at.seed = o.seed;
+  epoch_stats stats;
   if (!o.checkpoint_dir.empty()) prepare_checkpoint_dir(o.checkpoint_dir);
   if (o.resume && coda::detail::file_exists(o.checkpoint_path())) {
     at = coda::load_checkpoint(o.checkpoint_path(), net, tr, o.run_description(), o.model);
+    stats = epoch_stats::from(at.record, o.checkpoint_path());
     std::cout << "resuming from " << o.checkpoint_path() << " at epoch " << at.epoch + 1 << ", mini-batch "
               << at.batches_done << "\n";
   }
 #ifdef CODA_HAS_CUDA
   if (o.device == device_kind::cuda) {
     device_training<Net> steps(net, tr);
-    return run_epochs(o, net, tr, steps, train, test, at);
+    return run_epochs(o, net, tr, steps, train, test, at, stats);
   }
 #endif
   host_training<Net> steps(net, tr);
-  return run_epochs(o, net, tr, steps, train, test, at);
+  return run_epochs(o, net, tr, steps, train, test, at, stats);
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
-    coda::image_dataset out;
+    coda::cifar10_dataset out;
     coda::parse_cifar_binary(data, size, "fuzz.bin", out);
     const auto subset = coda::balanced_subset(out, out.size() / 2);
     (void)subset;

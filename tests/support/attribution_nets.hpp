@@ -53,10 +53,13 @@ inline constexpr double test_logit_bias = -0.4;
 // images are a multiple of the occlusion stride 2; its class maps A are 3x4x4.
 using net8 = network<double, shape<3, 8, 8>, dau_conv<6, 5, 4, 3, 1, 1>, dau_conv<5, 4, 3, 3, 2, 1, l2>,
                      dau_conv<4, 3, 5, 1, 1, 0>>;
-// A 3x32x32 network (the image_dataset format) with 4 classes, for the data-set based metrics;
-// class maps 4x8x8.
+// A 3x32x32 network (CIFAR-10's images) with 4 classes, for the data-set based metrics; class
+// maps 4x8x8.
 using net32 = network<double, shape<3, 32, 32>, dau_conv<6, 5, 4, 3, 2, 1>, dau_conv<5, 4, 3, 3, 2, 1, l2>,
                       dau_conv<4, 4, 5, 1, 1, 0>>;
+// The same layers on 3x16x16 images (class maps 4x4x4): the data-set based metrics on images
+// that are not CIFAR-10's.
+using net16 = net32::with_image<shape<3, 16, 16>>;
 
 template <class Net>
 Net make_net(std::uint64_t seed) {
@@ -150,15 +153,15 @@ inline double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
 /// A data set of `count` random byte images with labels label_of(i). Each image draws its own
 /// byte range per colour plane, so that images differ in colour and contrast (uniform noise over
 /// 0..255 would make every image look alike to the network and get the same class).
-template <class LabelOf>
-image_dataset random_dataset(index_t count, std::uint32_t seed, LabelOf label_of) {
+template <class Shape = cifar10_image_shape, class LabelOf>
+image_dataset<Shape> random_dataset(index_t count, std::uint32_t seed, LabelOf label_of) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> level(0, 255);
-  image_dataset d;
-  std::vector<std::uint8_t> px(static_cast<std::size_t>(cifar_image_bytes));
-  constexpr index_t plane = cifar_image_bytes / 3;
+  image_dataset<Shape> d;
+  std::vector<std::uint8_t> px(static_cast<std::size_t>(Shape::size));
+  constexpr index_t plane = Shape::dim(1) * Shape::dim(2);
   for (index_t i = 0; i < count; ++i) {
-    for (index_t c = 0; c < 3; ++c) {
+    for (index_t c = 0; c < Shape::dim(0); ++c) {
       const int a = level(rng), b = level(rng);
       std::uniform_int_distribution<int> byte(std::min(a, b), std::max(a, b));
       for (index_t p = 0; p < plane; ++p) px[static_cast<std::size_t>(c * plane + p)] = static_cast<std::uint8_t>(byte(rng));
@@ -169,8 +172,9 @@ image_dataset random_dataset(index_t count, std::uint32_t seed, LabelOf label_of
 }
 
 /// Image i of a data set as doubles in [0, 1].
-inline std::vector<double> dataset_image(const image_dataset& d, index_t i) {
-  std::vector<double> img(static_cast<std::size_t>(cifar_image_bytes));
+template <class Shape>
+std::vector<double> dataset_image(const image_dataset<Shape>& d, index_t i) {
+  std::vector<double> img(static_cast<std::size_t>(Shape::size));
   d.image_as(i, img.data());
   return img;
 }

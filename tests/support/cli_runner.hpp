@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "support/scratch_dir.hpp"
+
 namespace coda::test {
 
 struct cli_result {
@@ -32,27 +34,6 @@ inline std::string read_text(const std::filesystem::path& p) {
   std::ifstream f(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
-
-/// A fresh directory, removed with the object.
-class scratch_dir {
- public:
-  scratch_dir() {
-    std::string templ = (std::filesystem::temp_directory_path() / "coda-test-XXXXXX").string();
-    if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  scratch_dir(const scratch_dir&) = delete;
-  scratch_dir& operator=(const scratch_dir&) = delete;
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 /// Runs `CODA_CIFAR10_EXE args` (args are passed through the shell: keep them free of quotes).
 inline cli_result run_cli(const scratch_dir& dir, const std::string& args) {

@@ -7,12 +7,11 @@
 //
 // Batched functions allocate their results and run on coda::threads() threads; the single-image
 // overloads taking a workspace run on the calling thread and do not allocate at all (as
-// predict() in coda/nn/inference.hpp).
+// predict() in coda/nn/inference.hpp), and have exception-free twins (try_explain,
+// try_explain_all). Each entry point validates its arguments with one routine before it runs.
 #pragma once
 
 #include <algorithm>
-#include <cmath>
-#include <string>
 #include <vector>
 
 #include "coda/nn/inference.hpp"
@@ -44,6 +43,46 @@ void explain_batch(const Net& net, const typename Net::scalar_type* images, inde
     }
 }
 
+/// The checks of contributions() and layer_contributions(): one class per image, each in range,
+/// and finite images.
+template <class Net>
+result validate_contributions(tensor_view<const typename Net::scalar_type, typename Net::image_shape> images,
+                              const std::vector<index_t>& classes) noexcept {
+  if (static_cast<index_t>(classes.size()) != images.batch())
+    return failure(status::batch_mismatch, "coda::contributions: one class index per image is needed (%ld images, %ld classes)",
+                   long(images.batch()), long(classes.size()));
+  for (index_t c : classes)
+    if (result r = check_class<Net>(c); !r) return r;
+  return validate_images<Net>(images);
+}
+
+/// The checks of explain() and try_explain(): a class in range, a finite image, a workspace
+/// that holds the pass.
+template <class Net>
+result validate_explain(const sample<typename Net::scalar_type, typename Net::image_shape>& image, index_t cls,
+                        workspace<Net>& ws) noexcept {
+  if (result r = check_class<Net>(cls); !r) return r;
+  return validate_single(image, ws);
+}
+
+/// explain() of a validated image and class.
+template <class Net>
+void explain_single(const Net& net, const sample<typename Net::scalar_type, typename Net::image_shape>& image, index_t cls,
+                    sample<typename Net::scalar_type, typename Net::encoded_shape>& out, workspace<Net>& ws,
+                    sample<typename Net::scalar_type, typename Net::logits_shape>* logits) {
+  explain_batch<0>(net, image.data(), 1, 1, [cls](index_t, index_t) { return cls; }, ws.tape(), out.data(),
+                   logits ? logits->data() : nullptr);
+}
+
+/// explain_all() of a validated image.
+template <class Net>
+void explain_all_single(const Net& net, const sample<typename Net::scalar_type, typename Net::image_shape>& image,
+                        sample<typename Net::scalar_type, typename Net::contributions_shape>& out, workspace<Net>& ws,
+                        sample<typename Net::scalar_type, typename Net::logits_shape>* logits) {
+  explain_batch<0>(net, image.data(), 1, Net::num_classes, [](index_t, index_t k) { return k; }, ws.tape(), out.data(),
+                   logits ? logits->data() : nullptr);
+}
+
 }  // namespace detail
 
 /// Contributions at the input of layer `Layer` (0: the encoded image) of class classes[n] for
@@ -54,11 +93,7 @@ tensor<typename Net::scalar_type, typename Net::template layer_input_shape<Layer
     const std::vector<index_t>& classes) {
   static_assert(Layer < Net::depth, "coda::layer_contributions: the layer index is past the last layer");
   using T = typename Net::scalar_type;
-  CODA_REQUIRE(static_cast<index_t>(classes.size()) == images.batch(),
-               "coda::contributions: one class index per image is needed (" + std::to_string(images.batch()) +
-                   " images, " + std::to_string(classes.size()) + " classes)");
-  for (index_t c : classes) detail::require_class<Net>(c);
-  detail::require_finite(images.data(), images.batch(), Net::image_shape::size, "image");
+  detail::throw_if_failed(detail::validate_contributions<Net>(images, classes));
   tensor<T, typename Net::template layer_input_shape<Layer>> out(images.batch());
   detail::for_each_chunk<T>(images.batch(), [&](index_t n0, index_t nb, tape<T>& t) {
     detail::explain_batch<Layer>(
@@ -83,7 +118,7 @@ tensor<typename Net::scalar_type, typename Net::contributions_shape> contributio
     const Net& net, tensor_view<const typename Net::scalar_type, typename Net::image_shape> images,
     tensor<typename Net::scalar_type, typename Net::logits_shape>* logits = nullptr) {
   using T = typename Net::scalar_type;
-  detail::require_finite(images.data(), images.batch(), Net::image_shape::size, "image");
+  detail::throw_if_failed(detail::validate_images<Net>(images));
   tensor<T, typename Net::contributions_shape> out(images.batch());
   if (logits) logits->resize(images.batch());
   detail::for_each_chunk<T>(images.batch(), [&](index_t n0, index_t nb, tape<T>& t) {
@@ -101,10 +136,17 @@ template <class Net>
 void explain(const Net& net, const sample<typename Net::scalar_type, typename Net::image_shape>& image, index_t cls,
              sample<typename Net::scalar_type, typename Net::encoded_shape>& out, workspace<Net>& ws,
              sample<typename Net::scalar_type, typename Net::logits_shape>* logits = nullptr) {
-  detail::require_class<Net>(cls);
-  detail::require_finite(image.data(), 1, Net::image_shape::size, "image");
-  detail::explain_batch<0>(net, image.data(), 1, 1, [cls](index_t, index_t) { return cls; }, ws.tape(), out.data(),
-                           logits ? logits->data() : nullptr);
+  detail::throw_if_failed(detail::validate_explain(image, cls, ws));
+  detail::explain_single(net, image, cls, out, ws, logits);
+}
+
+/// explain() without exceptions: the same checks, reported as a result.
+template <class Net>
+result try_explain(const Net& net, const sample<typename Net::scalar_type, typename Net::image_shape>& image, index_t cls,
+                   sample<typename Net::scalar_type, typename Net::encoded_shape>& out, workspace<Net>& ws,
+                   sample<typename Net::scalar_type, typename Net::logits_shape>* logits = nullptr) noexcept {
+  if (result r = detail::validate_explain(image, cls, ws); !r) return r;
+  return detail::run_checked([&] { detail::explain_single(net, image, cls, out, ws, logits); });
 }
 
 /// Contributions of every class for one image, using only the workspace.
@@ -112,9 +154,17 @@ template <class Net>
 void explain_all(const Net& net, const sample<typename Net::scalar_type, typename Net::image_shape>& image,
                  sample<typename Net::scalar_type, typename Net::contributions_shape>& out, workspace<Net>& ws,
                  sample<typename Net::scalar_type, typename Net::logits_shape>* logits = nullptr) {
-  detail::require_finite(image.data(), 1, Net::image_shape::size, "image");
-  detail::explain_batch<0>(net, image.data(), 1, Net::num_classes, [](index_t, index_t k) { return k; }, ws.tape(),
-                           out.data(), logits ? logits->data() : nullptr);
+  detail::throw_if_failed(detail::validate_single(image, ws));
+  detail::explain_all_single(net, image, out, ws, logits);
+}
+
+/// explain_all() without exceptions: the same checks, reported as a result.
+template <class Net>
+result try_explain_all(const Net& net, const sample<typename Net::scalar_type, typename Net::image_shape>& image,
+                       sample<typename Net::scalar_type, typename Net::contributions_shape>& out, workspace<Net>& ws,
+                       sample<typename Net::scalar_type, typename Net::logits_shape>* logits = nullptr) noexcept {
+  if (result r = detail::validate_single(image, ws); !r) return r;
+  return detail::run_checked([&] { detail::explain_all_single(net, image, out, ws, logits); });
 }
 
 }  // namespace coda

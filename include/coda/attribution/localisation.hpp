@@ -44,8 +44,9 @@ struct ranked_image {
 
 /// For every class, the images of `data` the network classifies correctly with
 /// sigmoid(logit of the label) > min_confidence, highest logit first (ties in file order).
-template <class Net>
-std::vector<std::vector<ranked_image>> confident_images(const Net& net, const image_dataset& data, double min_confidence) {
+template <class Net, class Shape>
+std::vector<std::vector<ranked_image>> confident_images(const Net& net, const image_dataset<Shape>& data, double min_confidence) {
+  detail::require_dataset_shape<Net, Shape>();
   using T = typename Net::scalar_type;
   std::vector<std::vector<ranked_image>> ranked(Net::num_classes);
   constexpr index_t chunk = 256;
@@ -127,9 +128,10 @@ double localisation_score(const T* map, index_t n, index_t side, index_t k) {
 /// Scores [grid][image] of `method`: each grid is composed from `data`, and the network runs on it
 /// fully convolutionally (Net::with_image for an n-times larger image). Grids are spread over
 /// the worker threads.
-template <index_t N, class Net>
-std::vector<std::vector<double>> localisation_scores(const Net& net, attribution_method method, const image_dataset& data,
+template <index_t N, class Net, class Shape>
+std::vector<std::vector<double>> localisation_scores(const Net& net, attribution_method method, const image_dataset<Shape>& data,
                                                      const std::vector<localisation_grid>& grids, const attribution_options& options = {}) {
+  detail::require_dataset_shape<Net, Shape>();
   using T = typename Net::scalar_type;
   using I = typename Net::image_shape;
   constexpr index_t C = I::dim(0), h = I::dim(1), w = I::dim(2);

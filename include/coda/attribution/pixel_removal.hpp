@@ -86,9 +86,10 @@ inline std::vector<index_t> removal_images(const std::vector<int>& labels, index
 
 /// Mean removal curves of `method` over data[images[i]] for their labels: [least_first, most_first],
 /// each removal_points long. Images are spread over the worker threads.
-template <class Net>
-std::array<std::vector<double>, 2> pixel_removal(const Net& net, attribution_method method, const image_dataset& data,
+template <class Net, class Shape>
+std::array<std::vector<double>, 2> pixel_removal(const Net& net, attribution_method method, const image_dataset<Shape>& data,
                                                  const std::vector<index_t>& images, const attribution_options& options = {}) {
+  detail::require_dataset_shape<Net, Shape>();
   using T = typename Net::scalar_type;
   std::vector<std::vector<double>> least(images.size(), std::vector<double>(removal_points)), most = least;
   parallel_for(static_cast<long>(images.size()), [&](long i, int) {

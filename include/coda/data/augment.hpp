@@ -1,8 +1,8 @@
 // Mini-batches of a training run: the order of an epoch and the paper's augmentation (random
-// horizontal flip, random 32x32 crop of the image zero-padded by 4 pixels). Randomness is
-// counter-based (SplitMix64 of the run seed, the epoch and the position in the epoch), so a run
-// resumed at any mini-batch draws exactly what the uninterrupted run drew, whatever thread
-// prepares the batch.
+// horizontal flip, random crop of the image's size out of the image zero-padded by 4 pixels, on
+// whatever shape the data set's images have). Randomness is counter-based (SplitMix64 of the run
+// seed, the epoch and the position in the epoch), so a run resumed at any mini-batch draws
+// exactly what the uninterrupted run drew, whatever thread prepares the batch.
 #pragma once
 
 #include <cstdint>
@@ -49,31 +49,31 @@ struct augmentation {
     return {(r & 1) != 0, static_cast<index_t>((r >> 8) % 9) - 4, static_cast<index_t>((r >> 16) % 9) - 4};
   }
 
-  /// Applies the crop, then the flip, to a 3x32x32 byte image, writing floats in [0, 1].
-  template <class T>
+  /// Applies the crop, then the flip, to a byte image of shape Shape, writing floats in [0, 1].
+  template <class Shape = cifar10_image_shape, class T>
   void apply(const std::uint8_t* src, T* out) const {
-    constexpr index_t side = 32, plane = side * side;
-    for (index_t c = 0; c < 3; ++c)
-      for (index_t y = 0; y < side; ++y)
-        for (index_t x = 0; x < side; ++x) {
-          const index_t sy = y + dy, sx = (flip ? side - 1 - x : x) + dx;
-          const bool inside = sy >= 0 && sy < side && sx >= 0 && sx < side;
-          out[c * plane + y * side + x] = inside ? T(src[c * plane + sy * side + sx]) / T(255) : T(0);
+    constexpr index_t C = Shape::dim(0), H = Shape::dim(1), W = Shape::dim(2), plane = H * W;
+    for (index_t c = 0; c < C; ++c)
+      for (index_t y = 0; y < H; ++y)
+        for (index_t x = 0; x < W; ++x) {
+          const index_t sy = y + dy, sx = (flip ? W - 1 - x : x) + dx;
+          const bool inside = sy >= 0 && sy < H && sx >= 0 && sx < W;
+          out[c * plane + y * W + x] = inside ? T(src[c * plane + sy * W + sx]) / T(255) : T(0);
         }
   }
 };
 
-/// Images [n][3][32][32] in [0, 1] and labels of data[order[first .. first + n)], augmented when
+/// Images [n][Shape] in [0, 1] and labels of data[order[first .. first + n)], augmented when
 /// `augment` is set.
-template <class T>
-void prepare_batch(const image_dataset& data, const std::vector<index_t>& order, index_t first, index_t n, bool augment,
+template <class Shape, class T>
+void prepare_batch(const image_dataset<Shape>& data, const std::vector<index_t>& order, index_t first, index_t n, bool augment,
                    std::uint64_t seed, index_t epoch, T* images, int* labels) {
   for (index_t b = 0; b < n; ++b) {
     const index_t pos = first + b, idx = order[static_cast<std::size_t>(pos)];
     labels[b] = data.labels[static_cast<std::size_t>(idx)];
-    T* out = images + b * cifar_image_bytes;
+    T* out = images + b * Shape::size;
     if (augment)
-      augmentation::draw(seed, epoch, pos).apply(data.image(idx), out);
+      augmentation::draw(seed, epoch, pos).apply<Shape>(data.image(idx), out);
     else
       data.image_as(idx, out);
   }

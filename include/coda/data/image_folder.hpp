@@ -1,7 +1,8 @@
 // CIFAR-10 as an image folder: DIR/train/<class>/*.png|jpg and DIR/test/<class>/*.png|jpg,
 // classes in sorted order (label = position), files in sorted order within a class. Every image
-// must decode to 32x32 (greyscale and alpha are converted to RGB); the first bad file, in that
-// order, is reported by name. Decoding runs on several threads: 60,000 small JPEGs take seconds.
+// must decode to the data set's image size, 32x32 for CIFAR-10 (greyscale and alpha are
+// converted to RGB); the first bad file, in that order, is reported by name. Decoding runs on
+// several threads: 60,000 small JPEGs take seconds.
 #pragma once
 
 #include <algorithm>
@@ -44,10 +45,13 @@ inline bool is_image_folder_dir(const std::string& dir) {
   return std::filesystem::is_directory(dir + "/train", ec) || std::filesystem::is_directory(dir + "/test", ec);
 }
 
-/// Reads one split with `threads` decoding threads (0: one per core); `progress(done, total)` is
-/// called from the calling thread about ten times a second.
-inline image_dataset read_image_folder(const std::string& dir, dataset_split split, unsigned threads = 0,
+/// Reads one split, images of shape Shape (3 x H x W), with `threads` decoding threads (0: one
+/// per core); `progress(done, total)` is called from the calling thread about ten times a second.
+template <class Shape = cifar10_image_shape>
+image_dataset<Shape> read_image_folder(const std::string& dir, dataset_split split, unsigned threads = 0,
                                        const std::function<void(index_t, index_t)>& progress = {}) {
+  static_assert(Shape::dim(0) == 3, "coda::read_image_folder: images are decoded to RGB, so the shape needs 3 channels");
+  constexpr index_t height = Shape::dim(1), width = Shape::dim(2);
   const std::filesystem::path root = std::filesystem::path(dir) / (split == dataset_split::train ? "train" : "test");
   std::error_code ec;
   if (!std::filesystem::is_directory(root, ec)) CODA_THROW(io_error(root.string() + ": no such directory"));
@@ -64,19 +68,19 @@ inline image_dataset read_image_folder(const std::string& dir, dataset_split spl
     }
   if (files.empty()) CODA_THROW(format_error(root.string() + ": no .png or .jpg images"));
 
-  image_dataset data;
+  image_dataset<Shape> data;
   data.labels = labels;
-  data.pixels.resize(files.size() * static_cast<std::size_t>(cifar_image_bytes));
+  data.pixels.resize(files.size() * static_cast<std::size_t>(Shape::size));
   std::vector<std::string> errors(files.size());
   std::atomic<std::size_t> next{0}, done{0};
   const auto work = [&] {
     for (std::size_t i; (i = next.fetch_add(1)) < files.size(); done.fetch_add(1)) {
       try {
         const rgb_image img = load_image(files[i].string());
-        if (img.width != 32 || img.height != 32)
+        if (img.width != width || img.height != height)
           CODA_THROW(format_error(files[i].string() + ": image is " + std::to_string(img.width) + "x" + std::to_string(img.height) +
-                             ", expected 32x32"));
-        std::copy(img.chw.begin(), img.chw.end(), data.pixels.begin() + static_cast<std::ptrdiff_t>(i * cifar_image_bytes));
+                             ", expected " + std::to_string(width) + "x" + std::to_string(height)));
+        std::copy(img.chw.begin(), img.chw.end(), data.pixels.begin() + static_cast<std::ptrdiff_t>(i * Shape::size));
       } catch (const std::exception& e) {
         errors[i] = e.what();
       }

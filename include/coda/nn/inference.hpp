@@ -1,6 +1,8 @@
 // Inference: the logits of a batch (on coda::threads() threads, in chunks that bound the memory)
-// or of one image with a workspace (no allocation), and the input checks and chunking that the
-// explanation and attribution functions share.
+// or of one image with a workspace (no allocation, and try_predict without exceptions), and the
+// input checks and chunking that the explanation and attribution functions share. Each entry
+// point validates its arguments with one routine returning a result (coda/core/status.hpp)
+// before anything runs.
 #pragma once
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "coda/core/status.hpp"
 #include "coda/core/tensor.hpp"
 #include "coda/core/threads.hpp"
 #include "coda/nn/network.hpp"
@@ -33,19 +36,54 @@ void for_each_chunk(index_t batch, F&& f) {
   });
 }
 
+/// Whether every value of `batch` samples is finite; the message names the first sample that is not.
 template <class T>
-void require_finite(const T* data, index_t batch, index_t sample_size, const char* what) {
+result check_finite(const T* data, index_t batch, index_t sample_size, const char* what) noexcept {
   for (index_t n = 0; n < batch; ++n)
     for (index_t i = 0; i < sample_size; ++i)
       if (!std::isfinite(data[n * sample_size + i]))
-        CODA_THROW(argument_error(std::string("coda: ") + what + " " + std::to_string(n) +
-                             " contains a non-finite value (NaN or infinity)"));
+        return failure(status::non_finite_input, "coda: %s %ld contains a non-finite value (NaN or infinity)", what, long(n));
+  return {};
+}
+
+template <class Net>
+result check_class(index_t c) noexcept {
+  if (c < 0 || c >= Net::num_classes)
+    return failure(status::class_out_of_range, "coda: class index %ld is outside [0, %ld)", long(c), long(Net::num_classes));
+  return {};
+}
+
+template <class Net>
+result check_workspace(workspace<Net>& ws) noexcept {
+  if (ws.tape().memory().capacity() < workspace<Net>::size)
+    return failure(status::workspace_too_small, "coda: the workspace holds fewer than %ld elements", long(workspace<Net>::size));
+  return {};
+}
+
+// The throwing forms of the checks, for functions that validate their arguments piece by piece
+// (coda/attribution/gradients.hpp).
+template <class T>
+void require_finite(const T* data, index_t batch, index_t sample_size, const char* what) {
+  throw_if_failed(check_finite(data, batch, sample_size, what));
 }
 
 template <class Net>
 void require_class(index_t c) {
-  if (c < 0 || c >= Net::num_classes)
-    CODA_THROW(argument_error("coda: class index " + std::to_string(c) + " is outside [0, " + std::to_string(Net::num_classes) + ")"));
+  throw_if_failed(check_class<Net>(c));
+}
+
+/// The checks of the batched functions that take nothing but images: every value finite.
+template <class Net>
+result validate_images(tensor_view<const typename Net::scalar_type, typename Net::image_shape> images) noexcept {
+  return check_finite(images.data(), images.batch(), Net::image_shape::size, "image");
+}
+
+/// The checks of the single-image functions (predict, explain_all and their try_ twins): a
+/// finite image and a workspace that holds the pass.
+template <class Net>
+result validate_single(const sample<typename Net::scalar_type, typename Net::image_shape>& image, workspace<Net>& ws) noexcept {
+  if (result r = check_finite(image.data(), 1, Net::image_shape::size, "image"); !r) return r;
+  return check_workspace(ws);
 }
 
 template <class Net>
@@ -63,7 +101,7 @@ template <class Net>
 tensor<typename Net::scalar_type, typename Net::logits_shape> predict(
     const Net& net, tensor_view<const typename Net::scalar_type, typename Net::image_shape> images) {
   using T = typename Net::scalar_type;
-  detail::require_finite(images.data(), images.batch(), Net::image_shape::size, "image");
+  detail::throw_if_failed(detail::validate_images<Net>(images));
   tensor<T, typename Net::logits_shape> logits(images.batch());
   detail::for_each_chunk<T>(images.batch(), [&](index_t n0, index_t nb, tape<T>& t) {
     detail::record_forward(net, images.sample_data(n0), nb, record_mode::none, 0, t, logits.sample_data(n0));
@@ -73,12 +111,31 @@ tensor<typename Net::scalar_type, typename Net::logits_shape> predict(
 
 // ---- single image, no allocation -------------------------------------------------------------
 
+namespace detail {
+
+/// predict() of one validated image.
+template <class Net>
+void predict_single(const Net& net, const sample<typename Net::scalar_type, typename Net::image_shape>& image,
+                    sample<typename Net::scalar_type, typename Net::logits_shape>& logits, workspace<Net>& ws) {
+  record_forward(net, image.data(), 1, record_mode::none, 0, ws.tape(), logits.data());
+}
+
+}  // namespace detail
+
 /// Logits of one image, using only the workspace.
 template <class Net>
 void predict(const Net& net, const sample<typename Net::scalar_type, typename Net::image_shape>& image,
              sample<typename Net::scalar_type, typename Net::logits_shape>& logits, workspace<Net>& ws) {
-  detail::require_finite(image.data(), 1, Net::image_shape::size, "image");
-  detail::record_forward(net, image.data(), 1, record_mode::none, 0, ws.tape(), logits.data());
+  detail::throw_if_failed(detail::validate_single(image, ws));
+  detail::predict_single(net, image, logits, ws);
+}
+
+/// predict() without exceptions: the same checks, reported as a result.
+template <class Net>
+result try_predict(const Net& net, const sample<typename Net::scalar_type, typename Net::image_shape>& image,
+                   sample<typename Net::scalar_type, typename Net::logits_shape>& logits, workspace<Net>& ws) noexcept {
+  if (result r = detail::validate_single(image, ws); !r) return r;
+  return detail::run_checked([&] { detail::predict_single(net, image, logits, ws); });
 }
 
 }  // namespace coda

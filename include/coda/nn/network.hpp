@@ -188,6 +188,18 @@ class network {
     bind();
     return *this;
   }
+  /// Moves steal the parameter and derived buffers instead of copying them (a cifar10-9l model is
+  /// millions of values); the layer views are rebound to the stolen buffers. A moved-from network
+  /// may only be assigned to or destroyed.
+  network(network&& o) noexcept : params_(std::move(o.params_)), derived_(std::move(o.derived_)), head_(o.head_) { bind(); }
+  network& operator=(network&& o) noexcept {
+    if (this == &o) return *this;  // a vector moved onto itself would be left empty
+    params_ = std::move(o.params_);
+    derived_ = std::move(o.derived_);
+    head_ = o.head_;
+    bind();
+    return *this;
+  }
   /// The parameters of a network over another image size (the layers are convolutional).
   template <class OtherImage>
   explicit network(const network<Scalar, OtherImage, Layers...>& o)
