@@ -13,6 +13,7 @@
 
 #include "coda/core/error.hpp"
 #include "coda/core/shape.hpp"
+#include "coda/detail/eigen.hpp"
 #include "coda/detail/posix_file.hpp"
 
 namespace coda {
@@ -32,8 +33,8 @@ struct image_dataset {
   /// Image i as floats in [0, 1].
   template <class T>
   void image_as(index_t i, T* out) const {
-    const std::uint8_t* p = image(i);
-    for (index_t k = 0; k < cifar_image_bytes; ++k) out[k] = static_cast<T>(p[k]) / T(255);
+    Eigen::Map<Eigen::Array<T, cifar_image_bytes, 1>> floats(out);
+    floats = Eigen::Map<const Eigen::Array<std::uint8_t, cifar_image_bytes, 1>>(image(i)).template cast<T>() / T(255);
   }
   void append(const std::uint8_t* image, int label) {
     pixels.insert(pixels.end(), image, image + cifar_image_bytes);
