@@ -177,16 +177,12 @@ const kernels::dau_dims cifar_layers[] = {
 template <class Norm>
 void frozen_apply(const kernels::dau_dims& g, const kernels::dau_weights<double>& p, const double* x0, const double* x,
                   double* y) {
-  const index_t J = g.patch_size(), P = g.positions();
-  std::vector<double> patch(static_cast<std::size_t>(J));
-  for (index_t q = 0; q < P; ++q) {
-    const kernels::detail::reference_position<double> at(g, p, x0, q);
+  Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> out(y, g.c_out, g.positions());
+  Eigen::VectorXd patch(g.patch_size());
+  for (index_t q = 0; q < g.positions(); ++q) {
+    const kernels::detail::reference_position<Norm, double> at(g, p, x0, q);
     kernels::im2col(g.conv, x, patch.data(), 1, q, 1);
-    for (index_t o = 0; o < g.c_out; ++o) {
-      double dot = 0;
-      for (index_t j = 0; j < J; ++j) dot += at.w[static_cast<std::size_t>(o * J + j)] * patch[static_cast<std::size_t>(j)];
-      y[o * P + q] = dot * Norm::scale(at.n2[static_cast<std::size_t>(o)]);
-    }
+    out.col(q) = (at.w * patch).cwiseProduct(at.scale);
   }
 }
 

@@ -1,10 +1,27 @@
 // A tiny application built against the installed coda package: a small CoDA-Net, its logits
-// and the completeness of its contributions. Exit code 0 when the identity holds.
+// and the completeness of its contributions, and the fixed-size aligned Eigen map of a sample.
+// Exit code 0 when the identity holds and the map computes what it should.
 #include <cmath>
 #include <coda/coda.hpp>
 #include <cstdio>
+#include <type_traits>
 
 using net_t = coda::network<float, coda::shape<3, 8, 8>, coda::dau_conv<6, 8, 4, 3, 1, 1>, coda::dau_conv<8, 4, 4, 1, 1, 0>>;
+
+using encoded_t = coda::sample<float, coda::shape<6, 32, 32>>;
+using encoded_map = decltype(std::declval<encoded_t&>().array());
+static_assert(encoded_map::SizeAtCompileTime == 6144, "a sample's array() has the sample's size at compile time");
+static_assert(std::is_same_v<encoded_map, Eigen::Map<Eigen::Array<float, 6144, 1>, Eigen::Aligned64>>,
+              "a sample's array() is a 64-byte aligned map");
+
+/// sum(max(x, 0)) of a sample holding -1 everywhere but two positive pixels: 1 + 2 = 3.
+float positive_part_sum() {
+  encoded_t x;
+  x.array() = -1.f;
+  x(0, 0, 0) = 1.f;
+  x(5, 31, 31) = 2.f;
+  return x.array().max(0.f).sum();
+}
 
 int main() {
   net_t net(10.f, -1.f);
@@ -21,6 +38,7 @@ int main() {
         sum += contributions.sample_data(n)[c * net_t::encoded_shape::size + i];
       worst = std::max(worst, std::abs(sum - (logits(n, c) - net.logit_bias())));
     }
-  std::printf("coda %s consumer: largest completeness gap %.3g\n", CODA_VERSION_STRING, worst);
-  return worst < 1e-5 ? 0 : 1;
+  const float positive = positive_part_sum();
+  std::printf("coda %s consumer: largest completeness gap %.3g, positive part %g\n", CODA_VERSION_STRING, worst, positive);
+  return worst < 1e-5 && positive == 3.f ? 0 : 1;
 }

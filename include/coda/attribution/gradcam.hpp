@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "coda/attribution/gradients.hpp"
-#include "coda/detail/diagnostics.hpp"
+#include "coda/core/diagnostics.hpp"
 
 namespace coda {
 
@@ -20,8 +20,10 @@ namespace coda {
 /// output pixel y reads input row floor(y * h / H) (exact for the integer ratios of a CoDA-Net).
 template <class T>
 void upsample_nearest(const T* in, index_t h, index_t w, T* out, index_t H, index_t W) {
-  for (index_t y = 0; y < H; ++y)
-    for (index_t x = 0; x < W; ++x) out[y * W + x] = in[(y * h / H) * w + x * w / W];
+  using plane = Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using indices = Eigen::Array<index_t, Eigen::Dynamic, 1>;
+  const indices rows = indices::LinSpaced(H, 0, H - 1) * h / H, cols = indices::LinSpaced(W, 0, W - 1) * w / W;
+  Eigen::Map<plane>(out, H, W) = Eigen::Map<const plane>(in, h, w)(rows, cols);
 }
 
 CODA_BEGIN_EIGEN_REDUCTIONS
@@ -43,9 +45,7 @@ std::vector<typename Net::scalar_type> gradcam(const Net& net, const typename Ne
   Eigen::Array<T, 1, positions> cam;
   for (std::size_t k = 0; k < classes.size(); ++k) {
     scratch_scope<T> scope(t.memory());
-    T* seed = t.memory().allocate(Net::num_classes);
-    std::fill(seed, seed + Net::num_classes, T(0));
-    seed[classes[k]] = T(1);
+    const T* seed = detail::class_seeds<Net>(t, 1, classes[k]);
     const auto weights = class_maps(run_backward<T>(t, head, head, backward_mode::input, 1, seed, nullptr)).rowwise().mean();
     cam = (activation.colwise() * weights).colwise().sum().max(T(0));
     upsample_nearest(cam.data(), A::dim(1), A::dim(2), maps.data() + long(k) * H * W, H, W);

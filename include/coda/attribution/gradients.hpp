@@ -16,7 +16,6 @@
 //             defaults), or one of captum's Riemann rules
 #pragma once
 
-#include <Eigen/Core>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -85,10 +84,16 @@ struct integrated_gradients_options {
 
 namespace detail {
 
-template <class T>
-using array_map = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-template <class T>
-using const_array_map = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+/// Seeds of a backward pass from the logits of `batch` images, allocated from the tape's arena
+/// (in the caller's scratch scope): 1 for class `c`, 0 for the others.
+template <class Net>
+const typename Net::scalar_type* class_seeds(tape<typename Net::scalar_type>& t, index_t batch, index_t c) {
+  using T = typename Net::scalar_type;
+  const tensor_view<T, typename Net::logits_shape> seeds(t.memory().allocate(static_cast<std::size_t>(batch * Net::num_classes)), batch);
+  seeds.array() = T(0);
+  seeds.array().col(c) = T(1);
+  return seeds.data();
+}
 
 /// Image gradients of each class logit at each of `batch` images [batch][image_shape]: records
 /// one forward pass and runs one backward pass per class, calling f(k, gradients) with the
@@ -101,10 +106,7 @@ void image_gradients(const Net& net, const typename Net::scalar_type* images, in
   net.forward(images, batch, t);
   for (std::size_t k = 0; k < classes.size(); ++k) {
     scratch_scope<T> scope(t.memory());
-    T* seed = t.memory().allocate(static_cast<std::size_t>(batch * Net::num_classes));
-    array_map<T>(seed, batch * Net::num_classes).setZero();
-    for (index_t n = 0; n < batch; ++n) seed[n * Net::num_classes + classes[k]] = T(1);
-    f(k, run_backward<T>(t, 0, Net::depth + 1, backward_mode::input, 1, seed, nullptr));
+    f(k, run_backward<T>(t, 0, Net::depth + 1, backward_mode::input, 1, class_seeds<Net>(t, batch, classes[k]), nullptr));
   }
 }
 
@@ -115,17 +117,15 @@ void require_attribution_input(const typename Net::scalar_type* image, const std
   require_finite(image, 1, Net::image_shape::size, "image");
 }
 
-/// (x - x0) * g for every class's gradient g in `maps` [classes][image]; x0 = 0 when null.
-template <class T>
-void times_difference(std::vector<T>& maps, const T* image, const T* baseline, index_t size) {
-  const const_array_map<T> x(image, size);
-  for (std::size_t off = 0; off < maps.size(); off += static_cast<std::size_t>(size)) {
-    array_map<T> g(maps.data() + off, size);
-    if (baseline)
-      g *= x - const_array_map<T>(baseline, size);
-    else
-      g *= x;
-  }
+/// (x - x0) * g for every class's gradient g in `maps` [classes][Shape]; x0 = 0 when null.
+template <class Shape, class T>
+void times_difference(std::vector<T>& maps, const T* image, const T* baseline) {
+  const tensor_view<T, Shape> g(maps.data(), static_cast<index_t>(maps.size()) / Shape::size);
+  const auto x = tensor_view<const T, Shape>(image, 1).sample_array(0).transpose();
+  if (baseline)
+    g.array().rowwise() *= x - tensor_view<const T, Shape>(baseline, 1).sample_array(0).transpose();
+  else
+    g.array().rowwise() *= x;
 }
 
 }  // namespace detail
@@ -147,7 +147,7 @@ std::vector<typename Net::scalar_type> grad(const Net& net, const typename Net::
 template <class Net>
 std::vector<typename Net::scalar_type> ixg(const Net& net, const typename Net::scalar_type* image, const std::vector<index_t>& classes) {
   auto maps = grad(net, image, classes);
-  detail::times_difference(maps, image, static_cast<const typename Net::scalar_type*>(nullptr), Net::image_shape::size);
+  detail::times_difference<typename Net::image_shape>(maps, image, static_cast<const typename Net::scalar_type*>(nullptr));
   return maps;
 }
 
@@ -158,7 +158,7 @@ std::vector<typename Net::scalar_type> deeplift(const Net& net, const typename N
                                                 const typename Net::scalar_type* baseline = nullptr) {
   if (baseline) detail::require_finite(baseline, 1, Net::image_shape::size, "baseline");
   auto maps = grad(net, image, classes);
-  detail::times_difference(maps, image, baseline, Net::image_shape::size);
+  detail::times_difference<typename Net::image_shape>(maps, image, baseline);
   return maps;
 }
 
@@ -169,26 +169,29 @@ std::vector<typename Net::scalar_type> intgrad(const Net& net, const typename Ne
                                                const integrated_gradients_options& options = {},
                                                const typename Net::scalar_type* baseline = nullptr) {
   using T = typename Net::scalar_type;
-  constexpr index_t size = Net::image_shape::size;
+  using I = typename Net::image_shape;
+  using row = Eigen::Matrix<T, 1, Eigen::Dynamic>;  // dynamic: an image's size is too large for the stack
   constexpr index_t chunk = 16;
   detail::require_attribution_input<Net>(image, classes);
-  if (baseline) detail::require_finite(baseline, 1, size, "baseline");
+  if (baseline) detail::require_finite(baseline, 1, I::size, "baseline");
   const quadrature_rule q = make_quadrature(options.rule, options.steps);
-  const Eigen::Array<T, Eigen::Dynamic, 1> x0 =
-      baseline ? Eigen::Array<T, Eigen::Dynamic, 1>(detail::const_array_map<T>(baseline, size)) : Eigen::Array<T, Eigen::Dynamic, 1>::Zero(size);
-  const Eigen::Array<T, Eigen::Dynamic, 1> delta = detail::const_array_map<T>(image, size) - x0;
-  std::vector<T> maps(classes.size() * static_cast<std::size_t>(size), T(0)), points(static_cast<std::size_t>(chunk * size));
+  const Eigen::Matrix<T, Eigen::Dynamic, 1> nodes = Eigen::Map<const Eigen::VectorXd>(q.nodes.data(), options.steps).cast<T>();
+  const Eigen::Matrix<T, Eigen::Dynamic, 1> weights = Eigen::Map<const Eigen::VectorXd>(q.weights.data(), options.steps).cast<T>();
+  const row x0 = baseline ? row(tensor_view<const T, I>(baseline, 1).matrix()) : row::Zero(I::size);
+  const row delta = tensor_view<const T, I>(image, 1).matrix() - x0;
+  std::vector<T> maps(classes.size() * static_cast<std::size_t>(I::size), T(0)), points(static_cast<std::size_t>(chunk * I::size));
+  const tensor_view<T, I> sums(maps.data(), static_cast<index_t>(classes.size()));
   tape<T> t;
   for (index_t s0 = 0; s0 < options.steps; s0 += chunk) {
     const index_t n = std::min(chunk, options.steps - s0);
-    for (index_t s = 0; s < n; ++s)
-      detail::array_map<T>(points.data() + s * size, size) = x0 + T(q.nodes[static_cast<std::size_t>(s0 + s)]) * delta;
+    // The points x0 + a_s (x - x0) of this chunk, and sum_s w_s (gradient at point s) per class.
+    const tensor_view<T, I> path(points.data(), n);
+    path.matrix() = (nodes.segment(s0, n) * delta).rowwise() + x0;
     detail::image_gradients(net, points.data(), n, classes, t, [&](std::size_t k, const T* g) {
-      detail::array_map<T> sum(maps.data() + long(k) * size, size);
-      for (index_t s = 0; s < n; ++s) sum += T(q.weights[static_cast<std::size_t>(s0 + s)]) * detail::const_array_map<T>(g + s * size, size);
+      sums.matrix().row(static_cast<index_t>(k)).noalias() += weights.segment(s0, n).transpose() * tensor_view<const T, I>(g, n).matrix();
     });
   }
-  detail::times_difference(maps, image, baseline, size);
+  detail::times_difference<I>(maps, image, baseline);
   return maps;
 }
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "coda/attribution/gradients.hpp"
-#include "coda/detail/diagnostics.hpp"
+#include "coda/core/diagnostics.hpp"
 
 namespace coda {
 
@@ -33,6 +33,9 @@ inline constexpr occlusion_options occlusion9{9, 2};
 struct occlusion_window {
   index_t y0, y1, x0, x1;
   index_t pixels() const { return (y1 - y0) * (x1 - x0); }
+  /// The patch's block of an Eigen plane [H][W].
+  template <class Plane>
+  auto of(Plane&& plane) const { return plane.block(y0, x0, y1 - y0, x1 - x0); }
 };
 
 /// The patches of `o` over a height x width image, row-major over the grid positions. The image
@@ -61,30 +64,30 @@ inline std::vector<occlusion_window> occlusion_windows(index_t height, index_t w
 template <class T, class Logits>
 void occlusion(Logits&& logits, const T* image, index_t channels, index_t height, index_t width, index_t num_logits,
                const std::vector<index_t>& classes, const occlusion_options& o, T* maps) {
+  // Images and maps as stacks of planes, [channels * H][W] and [classes * H][W].
+  using planes = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
   const index_t plane = height * width, size = channels * plane;
   const auto windows = occlusion_windows(height, width, o);
   constexpr index_t chunk = 16;
   std::vector<T> base(static_cast<std::size_t>(num_logits)), out(static_cast<std::size_t>(chunk * num_logits));
   std::vector<T> inputs(static_cast<std::size_t>(chunk * size));
-  std::fill(maps, maps + static_cast<index_t>(classes.size()) * plane, T(0));
+  planes all_maps(maps, static_cast<index_t>(classes.size()) * height, width);
+  all_maps = T(0);
   logits(image, 1, base.data());
   for (std::size_t w0 = 0; w0 < windows.size(); w0 += chunk) {
     const auto n = static_cast<index_t>(std::min<std::size_t>(chunk, windows.size() - w0));
     for (index_t b = 0; b < n; ++b) {
       const occlusion_window& w = windows[w0 + static_cast<std::size_t>(b)];
-      T* x = inputs.data() + b * size;
-      std::copy(image, image + size, x);
-      for (index_t c = 0; c < channels; ++c)
-        for (index_t y = w.y0; y < w.y1; ++y) std::fill(x + c * plane + y * width + w.x0, x + c * plane + y * width + w.x1, T(0));
+      planes x(inputs.data() + b * size, channels * height, width);
+      x = Eigen::Map<const typename planes::PlainObject>(image, channels * height, width);
+      for (index_t c = 0; c < channels; ++c) w.of(x.middleRows(c * height, height)) = T(0);
     }
     logits(inputs.data(), n, out.data());
     for (index_t b = 0; b < n; ++b) {
       const occlusion_window& w = windows[w0 + static_cast<std::size_t>(b)];
       for (std::size_t k = 0; k < classes.size(); ++k) {
         const T share = (base[std::size_t(classes[k])] - out[std::size_t(b * num_logits + classes[k])]) / T(w.pixels());
-        T* map = maps + static_cast<index_t>(k) * plane;
-        for (index_t y = w.y0; y < w.y1; ++y)
-          for (index_t x = w.x0; x < w.x1; ++x) map[y * width + x] += share;
+        w.of(all_maps.middleRows(static_cast<index_t>(k) * height, height)) += share;
       }
     }
   }
@@ -100,8 +103,7 @@ void unbiased_logits(const Net& net, const typename Net::scalar_type* images, in
   using T = typename Net::scalar_type;
   constexpr index_t positions = Net::output_map_shape::dim(1) * Net::output_map_shape::dim(2);
   detail::record_forward(net, images, n, record_mode::none, 0, t, nullptr);
-  const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> maps(t.node(Net::depth + 1).input,
-                                                                                               n * Net::num_classes, positions);
+  const auto maps = tensor_view<const T, shape<positions>>(t.node(Net::depth + 1).input, n * Net::num_classes).array();
   Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(out, n * Net::num_classes) =
       (maps.template cast<double>().rowwise().sum() / double(net.temperature())).template cast<T>();
 }

@@ -83,32 +83,29 @@ std::vector<typename Net::scalar_type> rise(const Net& net, const typename Net::
                                             const rise_options& o = {}) {
   using T = typename Net::scalar_type;
   using I = typename Net::image_shape;
-  constexpr index_t C = I::dim(0), H = I::dim(1), W = I::dim(2), plane = H * W;
+  using plane = shape<1, I::dim(1), I::dim(2)>;
   constexpr index_t chunk = 16;
   detail::require_attribution_input<Net>(image, classes);
   detail::require_rise_options(o);
-  std::vector<T> maps(classes.size() * static_cast<std::size_t>(plane), T(0)), masks(static_cast<std::size_t>(chunk * plane));
+  const auto num_classes = static_cast<index_t>(classes.size());
+  std::vector<T> maps(static_cast<std::size_t>(num_classes * plane::size), T(0)), masks(static_cast<std::size_t>(chunk * plane::size));
   std::vector<T> inputs(static_cast<std::size_t>(chunk * I::size)), logits(static_cast<std::size_t>(chunk * Net::num_classes));
+  const tensor_view<T, plane> saliency(maps.data(), num_classes), mask(masks.data(), chunk);
+  const tensor_view<T, I> masked(inputs.data(), chunk);
+  const auto x = tensor_view<const T, I>(image, 1).sample_matrix(0).array();  // [C][H*W]
   tape<T> t;
   for (index_t m0 = 0; m0 < o.masks; m0 += chunk) {
     const index_t n = std::min(chunk, o.masks - m0);
     for (index_t b = 0; b < n; ++b) {
-      T* mask = masks.data() + b * plane;
-      rise_mask(o, m0 + b, H, W, mask);
-      for (index_t c = 0; c < C; ++c)
-        detail::array_map<T>(inputs.data() + (b * C + c) * plane, plane) =
-            detail::const_array_map<T>(image + c * plane, plane) * detail::const_array_map<T>(mask, plane);
+      rise_mask(o, m0 + b, I::dim(1), I::dim(2), mask.sample_data(b));
+      masked.sample_matrix(b).array() = x.rowwise() * mask.sample_matrix(b).array();
     }
     detail::record_forward(net, inputs.data(), n, record_mode::none, 0, t, logits.data());
-    for (std::size_t k = 0; k < classes.size(); ++k) {
-      detail::array_map<T> map(maps.data() + long(k) * plane, plane);
-      for (index_t b = 0; b < n; ++b) {
-        const T p = T(1) / (T(1) + std::exp(-logits[std::size_t(b * Net::num_classes + classes[k])]));
-        map += p * detail::const_array_map<T>(masks.data() + b * plane, plane);
-      }
-    }
+    // saliency_t += sum_i sigmoid(f_t(x * mask_i)) mask_i over the masks of this chunk
+    const auto f = tensor_view<const T, typename Net::logits_shape>(logits.data(), n).array()(Eigen::all, classes);
+    saliency.matrix().noalias() += (T(1) + (-f).exp()).inverse().matrix().transpose() * mask.matrix().topRows(n);
   }
-  detail::array_map<T>(maps.data(), static_cast<index_t>(maps.size())) /= T(double(o.masks) * o.keep);
+  saliency.array() /= T(double(o.masks) * o.keep);
   return maps;
 }
 

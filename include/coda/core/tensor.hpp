@@ -4,19 +4,25 @@
 //  sample<Scalar, Shape>       owns exactly one sample inline (no heap): the embedded type.
 //  tensor_view<Scalar, Shape>  non-owning view of N contiguous samples; Scalar may be const.
 //
-// Element-wise work goes through Eigen maps (array(), matrix()), so expressions such as
-// `t.array() = 1 - u.array()` compile to one fused loop.
+// The maths is written on Eigen maps whose per-sample extent is a compile-time constant:
+//   array(), matrix()                  the batch as [N][Shape::size] (a sample: [Shape::size] and
+//                                      [dim 0][rest], e.g. channels x positions)
+//   sample_array(n), sample_matrix(n)  sample n of a batch, with the sample's shapes
+// so `t.array() = 1 - u.array()` or `s.array().max(0).sum()` compile to one fused, vectorised
+// loop. A sample and a tensor map their storage as 64-byte aligned; a view may wrap any pointer
+// (a std::vector's, a slice of a batch), so its maps promise no alignment.
 #pragma once
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <numeric>
 #include <type_traits>
 
 #include "coda/core/error.hpp"
 #include "coda/core/shape.hpp"
 #include "coda/core/aligned_allocator.hpp"
+#include "coda/core/eigen.hpp"
 
 namespace coda {
 
@@ -34,10 +40,35 @@ constexpr index_t flat_offset(Ix... ix) {
   return off;
 }
 
-// Shared accessors of every tensor-like type. Derived provides data() and batch().
-template <class Derived, class Scalar, class Shape>
+// Eigen rejects a row-major single column, the only shape that must be column-major.
+template <index_t Cols>
+inline constexpr int storage_order = Cols == 1 ? Eigen::ColMajor : Eigen::RowMajor;
+
+// Eigen map types of Scalar data (const maps when Scalar is const) with a given alignment.
+template <class Scalar, class Shape, int Alignment>
+struct eigen_maps {
+  using value_type = std::remove_const_t<Scalar>;
+  template <class Plain>
+  using map = Eigen::Map<std::conditional_t<std::is_const_v<Scalar>, const Plain, Plain>, Alignment>;
+  static constexpr int size = static_cast<int>(Shape::size), rows = static_cast<int>(Shape::dim(0)), cols = size / rows;
+
+  using batch_array = map<Eigen::Array<value_type, Eigen::Dynamic, size, storage_order<size>>>;
+  using batch_matrix = map<Eigen::Matrix<value_type, Eigen::Dynamic, size, storage_order<size>>>;
+  using sample_array = map<Eigen::Array<value_type, size, 1>>;
+  using sample_matrix = map<Eigen::Matrix<value_type, rows, cols, storage_order<cols>>>;
+};
+
+// Alignment in bytes of every sample of a batch whose first sample is 64-byte aligned.
+template <class Scalar, class Shape>
+inline constexpr int sample_alignment = static_cast<int>(std::gcd(Shape::size * index_t(sizeof(Scalar)), index_t(alignment_bytes)));
+
+// Shared accessors of every tensor-like type. Derived provides data() and batch(); `Alignment`
+// is what Derived guarantees for data().
+template <class Derived, class Scalar, class Shape, int Alignment>
 class tensor_access {
   static_assert(is_shape_v<Shape>, "coda tensor: the second template argument must be a coda::shape<...>");
+  using maps = eigen_maps<Scalar, Shape, Alignment>;
+  using sample_maps = eigen_maps<Scalar, Shape, std::min(Alignment, sample_alignment<Scalar, Shape>)>;
 
  public:
   using scalar_type = Scalar;
@@ -45,14 +76,10 @@ class tensor_access {
   using value_type = std::remove_const_t<Scalar>;
   static constexpr index_t sample_size = Shape::size;
 
-  using array_map = Eigen::Map<std::conditional_t<std::is_const_v<Scalar>, const Eigen::Array<value_type, Eigen::Dynamic, 1>,
-                                                  Eigen::Array<value_type, Eigen::Dynamic, 1>>,
-                               Eigen::Unaligned>;
-  using matrix_map =
-      Eigen::Map<std::conditional_t<std::is_const_v<Scalar>,
-                                    const Eigen::Matrix<value_type, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>,
-                                    Eigen::Matrix<value_type, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>,
-                 Eigen::Unaligned>;
+  using array_map = typename maps::batch_array;
+  using matrix_map = typename maps::batch_matrix;
+  using sample_array_map = typename sample_maps::sample_array;
+  using sample_matrix_map = typename sample_maps::sample_matrix;
 
   index_t size() const { return self().batch() * Shape::size; }
 
@@ -69,20 +96,40 @@ class tensor_access {
     return self().data() + n * Shape::size;
   }
 
-  /// All elements as one Eigen array (for element-wise expressions).
-  array_map array() const { return array_map(self().data(), size()); }
-  /// The batch as an N x Shape::size row-major matrix.
+  /// The batch as an Eigen array [N][Shape::size] (row-major: one row per sample).
+  array_map array() const { return array_map(self().data(), self().batch(), Shape::size); }
+  /// The batch as an Eigen matrix [N][Shape::size] (row-major: one row per sample).
   matrix_map matrix() const { return matrix_map(self().data(), self().batch(), Shape::size); }
+  /// Sample n as a column array of Shape::size elements.
+  sample_array_map sample_array(index_t n) const { return sample_array_map(sample_data(n)); }
+  /// Sample n as a matrix [dim 0][product of the other extents], row-major (channels x positions).
+  sample_matrix_map sample_matrix(index_t n) const { return sample_matrix_map(sample_data(n)); }
 
  private:
   const Derived& self() const { return static_cast<const Derived&>(*this); }
 };
 
+// `batch` samples at a pointer aligned to `Alignment` bytes: what a tensor's (and a sample's)
+// maps are built from.
+template <class Scalar, class Shape, int Alignment>
+class aligned_batch : public tensor_access<aligned_batch<Scalar, Shape, Alignment>, Scalar, Shape, Alignment> {
+ public:
+  aligned_batch(Scalar* data, index_t batch) : data_(data), batch_(batch) {}
+  Scalar* data() const { return data_; }
+  index_t batch() const { return batch_; }
+
+ private:
+  Scalar* data_;
+  index_t batch_;
+};
+
+inline constexpr int storage_alignment = static_cast<int>(alignment_bytes);
+
 }  // namespace detail
 
 /// Non-owning view of `batch` contiguous samples. Cheap to copy; converts from tensor and sample.
 template <class Scalar, class Shape>
-class tensor_view : public detail::tensor_access<tensor_view<Scalar, Shape>, Scalar, Shape> {
+class tensor_view : public detail::tensor_access<tensor_view<Scalar, Shape>, Scalar, Shape, Eigen::Unaligned> {
  public:
   tensor_view() = default;
   tensor_view(Scalar* data, index_t batch) : data_(data), batch_(batch) { assert(batch >= 0); }
@@ -107,7 +154,7 @@ class tensor_view : public detail::tensor_access<tensor_view<Scalar, Shape>, Sca
 /// Owning batch of samples. Storage is 64-byte aligned and contiguous (sample-major, then the
 /// shape's axes in row-major order, i.e. NCHW for images).
 template <class Scalar, class Shape>
-class tensor : public detail::tensor_access<tensor<Scalar, Shape>, Scalar, Shape> {
+class tensor : public detail::tensor_access<tensor<Scalar, Shape>, Scalar, Shape, detail::storage_alignment> {
   static_assert(!std::is_const_v<Scalar>, "coda::tensor owns its elements; use tensor_view<const T, S> for read-only views");
 
  public:
@@ -135,15 +182,22 @@ class tensor : public detail::tensor_access<tensor<Scalar, Shape>, Scalar, Shape
   Scalar& operator()(index_t n, Ix... ix) { return view()(n, ix...); }
   template <class... Ix>
   const Scalar& operator()(index_t n, Ix... ix) const { return view()(n, ix...); }
-  auto array() { return view().array(); }
-  auto array() const { return view().array(); }
-  auto matrix() { return view().matrix(); }
-  auto matrix() const { return view().matrix(); }
+  auto array() { return aligned().array(); }
+  auto array() const { return aligned().array(); }
+  auto matrix() { return aligned().matrix(); }
+  auto matrix() const { return aligned().matrix(); }
+  auto sample_array(index_t n) { return aligned().sample_array(n); }
+  auto sample_array(index_t n) const { return aligned().sample_array(n); }
+  auto sample_matrix(index_t n) { return aligned().sample_matrix(n); }
+  auto sample_matrix(index_t n) const { return aligned().sample_matrix(n); }
   Scalar* sample_data(index_t n) { return view().sample_data(n); }
   const Scalar* sample_data(index_t n) const { return view().sample_data(n); }
   index_t size() const { return batch_ * Shape::size; }
 
  private:
+  detail::aligned_batch<Scalar, Shape, detail::storage_alignment> aligned() { return {data_.data(), batch_}; }
+  detail::aligned_batch<const Scalar, Shape, detail::storage_alignment> aligned() const { return {data_.data(), batch_}; }
+
   detail::aligned_vector<Scalar> data_;
   index_t batch_ = 0;
 };
@@ -153,6 +207,8 @@ class tensor : public detail::tensor_access<tensor<Scalar, Shape>, Scalar, Shape
 template <class Scalar, class Shape>
 class sample {
   static_assert(is_shape_v<Shape>, "coda::sample: the second template argument must be a coda::shape<...>");
+  template <class S>
+  using maps = detail::eigen_maps<S, Shape, detail::storage_alignment>;
 
  public:
   using scalar_type = Scalar;
@@ -174,8 +230,12 @@ class sample {
   template <class... Ix>
   const Scalar& operator()(Ix... ix) const { return data_[static_cast<std::size_t>(detail::flat_offset<Shape>(ix...))]; }
 
-  auto array() { return view().array(); }
-  auto array() const { return view().array(); }
+  /// The sample as a fixed-size aligned column array of Shape::size elements.
+  typename maps<Scalar>::sample_array array() { return typename maps<Scalar>::sample_array(data()); }
+  typename maps<const Scalar>::sample_array array() const { return typename maps<const Scalar>::sample_array(data()); }
+  /// The sample as a fixed-size aligned matrix [dim 0][product of the other extents], row-major.
+  typename maps<Scalar>::sample_matrix matrix() { return typename maps<Scalar>::sample_matrix(data()); }
+  typename maps<const Scalar>::sample_matrix matrix() const { return typename maps<const Scalar>::sample_matrix(data()); }
 
  private:
   alignas(detail::alignment_bytes) std::array<Scalar, static_cast<std::size_t>(Shape::size)> data_{};

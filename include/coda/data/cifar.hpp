@@ -14,6 +14,7 @@
 
 #include "coda/core/error.hpp"
 #include "coda/core/shape.hpp"
+#include "coda/core/eigen.hpp"
 #include "coda/detail/posix_file.hpp"
 
 namespace coda {
@@ -41,8 +42,8 @@ struct image_dataset {
   /// Image i as floats in [0, 1].
   template <class T>
   void image_as(index_t i, T* out) const {
-    const std::uint8_t* p = image(i);
-    for (index_t k = 0; k < image_size; ++k) out[k] = static_cast<T>(p[k]) / T(255);
+    Eigen::Map<Eigen::Array<T, image_size, 1>> floats(out);
+    floats = Eigen::Map<const Eigen::Array<std::uint8_t, image_size, 1>>(image(i)).template cast<T>() / T(255);
   }
   void append(const std::uint8_t* image, int label) {
     pixels.insert(pixels.end(), image, image + image_size);

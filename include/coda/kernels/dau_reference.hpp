@@ -1,46 +1,71 @@
-// Reference DAU kernels: the definition in docs/coda-math.md written as plain loops, one output
-// position at a time, materialising every dynamic weight vector. Slow and obviously correct;
-// tests hold every optimised kernel against these. Not for production use.
+// Reference DAU kernels: the definition in docs/coda-math.md written as Eigen expressions that
+// read like its equations, one output position at a time, materialising every dynamic weight
+// vector. Slow and obviously correct; tests hold every optimised kernel against these. Not for
+// production use. At output position q, with x the patch of q (a column of im2col, length J):
+//   z = A x                           the rank-R code
+//   w_o = B_o z + b_o                 the dynamic weight vector of output channel o
+//   y_o = (w_o . x) scale(|w_o|^2)    the output, scale from the layer's norm
+// The kernels take runtime dimensions (kernels::dau_dims), so the matrices are dynamic-size.
 #pragma once
 
-#include <vector>
+#include <type_traits>
 
+#include "coda/core/eigen.hpp"
 #include "coda/kernels/dau_weights.hpp"
 
 namespace coda::kernels {
 
 namespace detail {
 
-// Everything the definition computes at one output position q.
 template <class T>
-struct reference_position {
-  std::vector<T> patch;  // x_q            [J]
-  std::vector<T> z;      // z_q = A x_q    [R]
-  std::vector<T> w;      // w_{o,q}        [O][J]
-  std::vector<T> d;      // w_{o,q} . x_q  [O]
-  std::vector<T> n2;     // |w_{o,q}|^2    [O]
+using matrix_x = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+template <class T>
+using row_major_x = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using vector_x = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 
-  reference_position(const dau_dims& g, const dau_weights<T>& p, const T* x, index_t q)
-      : patch(g.patch_size()), z(g.rank), w(g.c_out * g.patch_size()), d(g.c_out), n2(g.c_out) {
-    const index_t J = g.patch_size(), O = g.c_out, R = g.rank;
-    im2col(g.conv, x, patch.data(), 1, q, 1);
-    for (index_t r = 0; r < R; ++r) {
-      T s = 0;
-      for (index_t j = 0; j < J; ++j) s += p.a[r * J + j] * patch[j];
-      z[r] = s;
-    }
-    for (index_t o = 0; o < O; ++o) {
-      T dot = 0, norm = 0;
-      for (index_t j = 0; j < J; ++j) {
-        T v = p.bias[j * O + o];
-        for (index_t r = 0; r < R; ++r) v += p.b[(j * O + o) * R + r] * z[r];
-        w[o * J + j] = v;
-        dot += v * patch[j];
-        norm += v * v;
-      }
-      d[o] = dot;
-      n2[o] = norm;
-    }
+// The parameters as the equations' matrices over the layouts of dau_weights.hpp. Scalar is T for
+// the parameters, and T or const T for their gradients, which have the same layouts.
+template <class Scalar>
+struct dau_matrices {
+  using T = std::remove_const_t<Scalar>;
+  template <class Plain>
+  using map = Eigen::Map<std::conditional_t<std::is_const_v<Scalar>, const Plain, Plain>>;
+
+  map<row_major_x<T>> A;  // [R][J]
+  map<row_major_x<T>> B;  // [J*O][R]: row j*O + o is row j of B_o
+  map<matrix_x<T>> b;     // [O][J]: bias [J][O] read column-major, so row o is b_o
+
+  dau_matrices(const dau_dims& g, Scalar* a_data, Scalar* b_data, Scalar* bias_data)
+      : A(a_data, g.rank, g.patch_size()), B(b_data, g.patch_size() * g.c_out, g.rank), b(bias_data, g.c_out, g.patch_size()) {}
+};
+
+template <class T>
+dau_matrices<const T> parameters(const dau_dims& g, const dau_weights<T>& p) {
+  return {g, p.a, p.b, p.bias};
+}
+
+// Everything the definition computes at one output position q.
+template <class Norm, class T>
+struct reference_position {
+  vector_x<T> x;      // the patch x_q          [J]
+  vector_x<T> z;      // z = A x                [R]
+  matrix_x<T> w;      // row o: B_o z + b_o     [O][J]
+  vector_x<T> d;      // d_o = w_o . x          [O]
+  vector_x<T> n2;     // |w_o|^2                [O]
+  vector_x<T> scale;  // scale(|w_o|^2)         [O]
+
+  reference_position(const dau_dims& g, const dau_weights<T>& p, const T* image, index_t q)
+      : x(g.patch_size()), w(g.c_out, g.patch_size()) {
+    const auto m = parameters(g, p);
+    im2col(g.conv, image, x.data(), 1, q, 1);
+    z.noalias() = m.A * x;
+    // w is column-major, so its storage [J][O] is the row order of B: B z holds every B_o z.
+    w.reshaped().noalias() = m.B * z;
+    w += m.b;
+    d.noalias() = w * x;
+    n2 = w.rowwise().squaredNorm();
+    scale = n2.unaryExpr([](T v) { return Norm::scale(v); });
   }
 };
 
@@ -49,10 +74,10 @@ struct reference_position {
 /// y[o][q] = (w_{o,q} . x_q) * scale(|w_{o,q}|^2) for one image.
 template <class Norm, class T>
 void dau_forward_reference(const dau_dims& g, const dau_weights<T>& p, const T* x, T* y) {
-  const index_t P = g.positions();
-  for (index_t q = 0; q < P; ++q) {
-    const detail::reference_position<T> at(g, p, x, q);
-    for (index_t o = 0; o < g.c_out; ++o) y[o * P + q] = at.d[o] * Norm::scale(at.n2[o]);
+  Eigen::Map<detail::row_major_x<T>> out(y, g.c_out, g.positions());
+  for (index_t q = 0; q < g.positions(); ++q) {
+    const detail::reference_position<Norm, T> at(g, p, x, q);
+    out.col(q) = at.d.cwiseProduct(at.scale);
   }
 }
 
@@ -60,18 +85,15 @@ void dau_forward_reference(const dau_dims& g, const dau_weights<T>& p, const T* 
 /// of the patch scatter of sum_o grad_out[k][o][q] * scale_{o,q} * w_{o,q}. Overwrites grad_in.
 template <class Norm, class T>
 void dau_explain_reference(const dau_dims& g, const dau_weights<T>& p, const T* x, index_t seeds, const T* grad_out, T* grad_in) {
-  const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, in_size = g.conv.image_size();
-  std::fill(grad_in, grad_in + seeds * in_size, T(0));
-  std::vector<T> gpatch(J);
-  for (index_t q = 0; q < P; ++q) {
-    const detail::reference_position<T> at(g, p, x, q);
+  const index_t O = g.c_out, in_size = g.conv.image_size();
+  const Eigen::Map<const detail::row_major_x<T>> gout(grad_out, seeds * O, g.positions());  // [seeds][O][P]
+  Eigen::Map<detail::row_major_x<T>>(grad_in, seeds, in_size).setZero();
+  detail::vector_x<T> gx;
+  for (index_t q = 0; q < g.positions(); ++q) {
+    const detail::reference_position<Norm, T> at(g, p, x, q);
     for (index_t k = 0; k < seeds; ++k) {
-      std::fill(gpatch.begin(), gpatch.end(), T(0));
-      for (index_t o = 0; o < O; ++o) {
-        const T u = grad_out[(k * O + o) * P + q] * Norm::scale(at.n2[o]);
-        for (index_t j = 0; j < J; ++j) gpatch[j] += u * at.w[o * J + j];
-      }
-      col2im_add(g.conv, gpatch.data(), 1, q, 1, grad_in + k * in_size);
+      gx.noalias() = at.w.transpose() * gout.col(q).segment(k * O, O).cwiseProduct(at.scale);
+      col2im_add(g.conv, gx.data(), 1, q, 1, grad_in + k * in_size);
     }
   }
 }
@@ -82,35 +104,29 @@ void dau_explain_reference(const dau_dims& g, const dau_weights<T>& p, const T* 
 template <class Norm, class T>
 void dau_backward_reference(const dau_dims& g, const dau_weights<T>& p, const T* x, const T* grad_out, T* grad_in, T* grad_a,
                             T* grad_b, T* grad_bias) {
-  const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank;
-  if (grad_in) std::fill(grad_in, grad_in + g.conv.image_size(), T(0));
-  std::vector<T> gz(R), gpatch(J);
-  for (index_t q = 0; q < P; ++q) {
-    const detail::reference_position<T> at(g, p, x, q);
-    std::fill(gz.begin(), gz.end(), T(0));
-    std::fill(gpatch.begin(), gpatch.end(), T(0));
-    for (index_t o = 0; o < O; ++o) {
-      // y = d * scale(n2): dy/dw = scale * x + d * scale'(n2) * 2w, and dy/dx (direct) = scale * w.
-      const T go = grad_out[o * P + q];
-      const T alpha = go * Norm::scale(at.n2[o]), beta = T(2) * go * at.d[o] * Norm::dscale(at.n2[o]);
-      for (index_t j = 0; j < J; ++j) {
-        const T w = at.w[o * J + j];
-        const T gw = alpha * at.patch[j] + beta * w;
-        gpatch[j] += alpha * w;
-        const index_t c = j * O + o;
-        for (index_t r = 0; r < R; ++r) {
-          gz[r] += p.b[c * R + r] * gw;
-          if (grad_b) grad_b[c * R + r] += gw * at.z[r];
-        }
-        if (grad_bias) grad_bias[c] += gw;
-      }
-    }
-    for (index_t r = 0; r < R; ++r)
-      for (index_t j = 0; j < J; ++j) {
-        if (grad_a) grad_a[r * J + j] += gz[r] * at.patch[j];
-        gpatch[j] += p.a[r * J + j] * gz[r];
-      }
-    if (grad_in) col2im_add(g.conv, gpatch.data(), 1, q, 1, grad_in);
+  const auto m = detail::parameters(g, p);
+  detail::dau_matrices<T> grad(g, grad_a, grad_b, grad_bias);
+  const Eigen::Map<const detail::row_major_x<T>> gout(grad_out, g.c_out, g.positions());
+  if (grad_in) Eigen::Map<detail::vector_x<T>>(grad_in, g.conv.image_size()).setZero();
+  detail::vector_x<T> alpha, beta, gz, gx;
+  detail::matrix_x<T> gw;
+  for (index_t q = 0; q < g.positions(); ++q) {
+    const detail::reference_position<Norm, T> at(g, p, x, q);
+    // y_o = d_o scale(n2_o) with d_o = w_o . x and n2_o = |w_o|^2:
+    //   dL/dw_o = alpha_o x + beta_o w_o,  alpha = dL/dy * scale,  beta = 2 dL/dy * d * scale'(n2)
+    alpha = gout.col(q).cwiseProduct(at.scale);
+    beta = T(2) * gout.col(q).cwiseProduct(at.d).cwiseProduct(at.n2.unaryExpr([](T v) { return Norm::dscale(v); }));
+    gw.noalias() = alpha * at.x.transpose();
+    gw.noalias() += beta.asDiagonal() * at.w;
+    // w_o = B_o z + b_o:  dL/dz = sum_o B_o^T dL/dw_o,  dL/dB_o = dL/dw_o z^T,  dL/db_o = dL/dw_o
+    gz.noalias() = m.B.transpose() * gw.reshaped();
+    if (grad_b) grad.B.noalias() += gw.reshaped() * at.z.transpose();
+    if (grad_bias) grad.b += gw;
+    // z = A x, and x also enters d directly:  dL/dA = dL/dz x^T,  dL/dx = sum_o alpha_o w_o + A^T dL/dz
+    if (grad_a) grad.A.noalias() += gz * at.x.transpose();
+    gx.noalias() = at.w.transpose() * alpha;
+    gx.noalias() += m.A.transpose() * gz;
+    if (grad_in) col2im_add(g.conv, gx.data(), 1, q, 1, grad_in);
   }
 }
 

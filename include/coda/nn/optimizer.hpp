@@ -1,8 +1,7 @@
 // Optimisers with PyTorch's exact update rules (torch.optim.Adam with its defaults, no weight
 // decay or amsgrad; torch.optim.SGD with momentum, no dampening, no Nesterov) and the paper's
 // step learning-rate schedule. They work on the flat parameter vector of a network, in plain
-// loops: Eigen's vectorised sqrt is an approximation (rsqrt + Newton step), and the updates are
-// meant to round like PyTorch's.
+// loops: this header is compiled by nvcc (through cuda/description.hpp), which must not see Eigen.
 #pragma once
 
 #include <cmath>
@@ -41,6 +40,7 @@ class adam {
     const T step_size = T(lr / bc1), bc2_sqrt = T(std::sqrt(bc2)), e = T(eps);
     T* m = exp_avg_.data();
     T* v = exp_avg_sq_.data();
+    // std::sqrt per element, as torch: Eigen's vectorised float sqrt is rsqrt + one Newton step.
     for (std::size_t i = 0; i < exp_avg_.size(); ++i) {
       m[i] = m[i] * b1 + grads[i] * c1;
       v[i] = v[i] * b2 + grads[i] * grads[i] * c2;
