@@ -11,10 +11,9 @@
 
 #include "coda/ad/loss_rules.hpp"
 #include "coda/core/error.hpp"
+#include "coda/nn/loss_kind.hpp"
 
 namespace coda {
-
-enum class loss_kind { binary_cross_entropy, cross_entropy };
 
 /// Arena elements recording a loss over `batch` samples takes.
 template <class T>
