@@ -11,9 +11,9 @@
 #include <random>
 #include <vector>
 
-#include "coda/ad/dau_conv_rule.hpp"
 #include "coda/kernels/dau_fast.hpp"
 #include "coda/kernels/dau_reference.hpp"
+#include "coda/nn/dau_conv.hpp"
 #include "coda/nn/init.hpp"
 #include "coda/nn/training.hpp"
 #include "support/random_layer.hpp"

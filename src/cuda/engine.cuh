@@ -1,7 +1,7 @@
 // The CUDA implementation's algorithm, written once against a backend (backend.cuh): with
 // cuda_backend it is coda::cuda::device_network, with host_backend the emulation the tests run
 // without a GPU. Every step mirrors the CPU code it names (coda/kernels/dau_fast.hpp and the
-// rules of coda/ad/); the GEMMs are the CPU's GEMMs with N*P columns instead of P, because
+// backward rules beside the forward passes in coda/nn/); the GEMMs are the CPU's GEMMs with N*P columns instead of P, because
 // activations are kept channel-major over the batch (kernels.cuh).
 #pragma once
 

@@ -14,7 +14,9 @@
 //   z [R][NP], t [O*R][NP], d / n2 / scale [O][NP]      as coda::kernels::dau_state
 //   seeds        [K][C][N][H][W]  K gradients travel together (the explanation of K classes)
 // The formulas, and the order of every sum that is not a GEMM, are those of
-// coda/kernels/dau_fast.hpp, coda/nn/norm.hpp, coda/ad/*_rules.hpp and coda/nn/optimizer.hpp.
+// coda/kernels/dau_fast.hpp, coda/nn/norm.hpp, the backward rules of coda/nn/ and
+// coda/nn/optimizer.hpp; the exceptions are the head's sums over positions and the losses' sums
+// over classes, which the CPU leaves to Eigen (vectorised, so in another order).
 #pragma once
 
 #include <math.h>
@@ -209,7 +211,7 @@ struct logits_op {
   }
 };
 
-// ---- loss (coda/nn/loss.hpp, coda/ad/loss_rules.hpp) ------------------------------------------
+// ---- loss (coda/nn/loss.hpp: record_loss and the loss rule) -------------------------------------
 
 CODA_HD inline float sigmoid(float x) { return x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x)); }
 

@@ -13,7 +13,7 @@
 
 #include "coda/core/error.hpp"
 #include "coda/core/shape.hpp"
-#include "coda/nn/loss.hpp"
+#include "coda/nn/loss_kind.hpp"
 #include "coda/nn/optimizer.hpp"
 
 namespace coda::cuda {

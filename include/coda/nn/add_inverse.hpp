@@ -3,7 +3,7 @@
 // normalisation in CoDA-Nets).
 #pragma once
 
-#include "coda/ad/add_inverse_rule.hpp"
+#include "coda/ad/tape.hpp"
 #include "coda/core/tensor.hpp"
 
 namespace coda {
@@ -15,17 +15,25 @@ struct add_inverse {
 
   template <class T>
   static void forward(const T* in, T* out, index_t batch, tape<T>& t) {
-    constexpr index_t n_in = Image::size;
-    for (index_t n = 0; n < batch; ++n) {
-      const T* x = in + n * n_in;
-      T* e = out + n * 2 * n_in;
-      for (index_t i = 0; i < n_in; ++i) {
-        e[i] = x[i];
-        e[i + n_in] = T(1) - x[i];
-      }
-    }
-    t.push({&add_inverse_backward<T>, nullptr, in, out, nullptr, batch, n_in, 2 * n_in, 0, t.mode()});
+    const auto x = detail::columns<size>(in, batch);
+    auto e = detail::columns<2 * size>(out, batch);
+    e.template topRows<size>() = x;
+    e.template bottomRows<size>() = T(1) - x;
+    t.push({&backward<T>, nullptr, in, out, nullptr, batch, size, 2 * size, t.mode()});
   }
+
+  /// The gradient of a pixel is the gradient of its channel minus that of its inverted copy, in
+  /// every mode and for any number of seeds: the encoding is affine and records nothing.
+  template <class T>
+  static void backward(const tape_node<T>& node, const backward_args<T>& args) {
+    check_backward("add_inverse", node, args, record_mode::none);
+    if (!args.grad_in) return;
+    const auto g = detail::columns<2 * size>(args.grad_out, node.batch * args.seeds);
+    detail::columns<size>(args.grad_in, node.batch * args.seeds) = g.template topRows<size>() - g.template bottomRows<size>();
+  }
+
+ private:
+  static constexpr index_t size = Image::size;
 };
 
 }  // namespace coda

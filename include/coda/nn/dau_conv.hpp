@@ -1,16 +1,73 @@
 // The Dynamic Alignment Unit convolution as a layer type. All hyper-parameters are template
 // arguments, so the output shape of a layer applied to a given input shape is a type computed
-// by the compiler, and a chain of layers that does not fit together does not compile.
+// by the compiler, and a chain of layers that does not fit together does not compile. The
+// layer's backward rule sits beside its forward pass, with the layout of what that pass records
+// (detail::dau_record) and of the layer's slots in a gradient buffer.
 #pragma once
 
 #include <array>
 #include <string>
 
-#include "coda/ad/dau_conv_rule.hpp"
+#include "coda/ad/tape.hpp"
 #include "coda/core/tensor.hpp"
+#include "coda/kernels/dau_fast.hpp"
 #include "coda/nn/norm.hpp"
 
 namespace coda {
+
+namespace detail {
+
+/// Per-image record of a DAU forward pass: z and scale for explanations; t, d and n2 as well for
+/// training. Sized per image so that batches are a multiple of it.
+template <class T>
+struct dau_record {
+  static constexpr std::size_t size(const kernels::dau_dims& g, record_mode m) {
+    using coda::detail::aligned_count;
+    const index_t P = g.positions(), O = g.c_out, R = g.rank;
+    switch (m) {
+      case record_mode::none: return 0;
+      case record_mode::explain: return aligned_count<T>(R * P) + aligned_count<T>(O * P);
+      case record_mode::train:
+        return aligned_count<T>(R * P) + aligned_count<T>(O * R * P) + 3 * aligned_count<T>(O * P);
+    }
+    return 0;
+  }
+
+  static kernels::dau_state<T> at(T* base, const kernels::dau_dims& g, record_mode m) {
+    using coda::detail::aligned_count;
+    const index_t P = g.positions(), O = g.c_out, R = g.rank;
+    kernels::dau_state<T> s;
+    if (m == record_mode::none) return s;
+    s.z = base;
+    s.scale = s.z + aligned_count<T>(R * P);
+    if (m == record_mode::train) {
+      s.t = s.scale + aligned_count<T>(O * P);
+      s.d = s.t + aligned_count<T>(O * R * P);
+      s.n2 = s.d + aligned_count<T>(O * P);
+    }
+    return s;
+  }
+};
+
+}  // namespace detail
+
+/// Arena elements the DAU backward rule needs while it runs.
+template <class T>
+constexpr std::size_t dau_backward_scratch(const kernels::dau_dims& g, backward_mode m) {
+  return m == backward_mode::frozen ? kernels::dau_explain_scratch<T>(g) : kernels::dau_train_backward_scratch<T>(g);
+}
+
+/// Where the parameter gradients and batch sums of a DAU layer sit in a gradient buffer.
+template <class Layer, class T>
+kernels::dau_param_grads<T> dau_grads_at(T* grad, index_t param_offset) {
+  T* base = grad + param_offset;
+  return {base, base + Layer::a_size, base + Layer::a_size + Layer::b_size};
+}
+template <class T>
+kernels::dau_batch_sums<T> dau_sums_at(const kernels::dau_dims& g, T* grad, index_t sums_offset) {
+  T* s = grad + sums_offset;
+  return {s, s + g.c_out * g.rank * g.rank, s + g.c_out * g.rank * g.rank + g.c_out * g.rank};
+}
 
 /// Name suffix and shape of one parameter tensor in a model file.
 struct parameter_tensor {
@@ -89,11 +146,12 @@ struct dau_conv {
     return dau_backward_scratch<T>(dims<In>(), m);
   }
 
-  /// Forward over a batch; records on `t` according to its mode. `out` has batch * output size;
-  /// the offsets locate the layer's parameters and batch sums in a gradient buffer.
-  template <class In, class T>
-  static void forward(const kernels::dau_weights<T>& w, index_t param_offset, index_t sums_offset, const T* in, T* out,
-                      index_t batch, tape<T>& t) {
+  /// Forward over a batch; records on `t` according to its mode. `out` has batch * output size.
+  /// The layer's parameters start at element ParamOffset of a gradient buffer and its batch sums
+  /// at SumsOffset: constants of the network type, so the rule gets them as template arguments
+  /// and the tape node carries only the weights.
+  template <class In, index_t ParamOffset, index_t SumsOffset, class T>
+  static void forward(const kernels::dau_weights<T>& w, const T* in, T* out, index_t batch, tape<T>& t) {
     constexpr kernels::dau_dims g = dims<In>();
     const record_mode m = t.mode();
     arena<T>& mem = t.memory();
@@ -103,8 +161,40 @@ struct dau_conv {
       const kernels::dau_state<T> s = saved ? detail::dau_record<T>::at(saved + n * per_image, g, m) : kernels::dau_state<T>{};
       kernels::dau_forward<Norm>(g, w, in + n * g.conv.image_size(), out + n * g.output_size(), s, mem);
     }
-    t.push({&dau_conv_backward<dau_conv, In, T>, &w, in, out, saved, batch, g.conv.image_size(), g.output_size(),
-            param_offset, m, sums_offset});
+    t.push({&backward<In, ParamOffset, SumsOffset, T>, &w, in, out, saved, batch, g.conv.image_size(), g.output_size(), m});
+  }
+
+  /// The one backward rule, for every backward mode: frozen needs an explain record and carries
+  /// any number of seeds; train and input need a train record and one seed per sample.
+  template <class In, index_t ParamOffset, index_t SumsOffset, class T>
+  static void backward(const tape_node<T>& node, const backward_args<T>& args) {
+    constexpr kernels::dau_dims g = dims<In>();
+    const bool frozen = args.mode == backward_mode::frozen;
+    check_backward("dau_conv", node, args, frozen ? record_mode::explain : record_mode::train);
+    const auto& weights = *static_cast<const kernels::dau_weights<T>*>(node.op);
+    const std::size_t per_image = detail::dau_record<T>::size(g, node.recorded);
+    const index_t in_size = node.input_size, out_size = node.output_size;
+    arena<T>& mem = *args.scratch;
+
+    if (frozen) {
+      if (!args.grad_in) return;
+      for (index_t n = 0; n < node.batch; ++n) {
+        const kernels::dau_state<T> s = detail::dau_record<T>::at(node.saved + n * per_image, g, node.recorded);
+        kernels::dau_explain_backward(g, weights, s.z, s.scale, args.seeds, args.grad_out + n * args.seeds * out_size,
+                                      args.grad_in + n * args.seeds * in_size, mem);
+      }
+      return;
+    }
+
+    const bool params = args.mode == backward_mode::train && args.param_grad;
+    const auto grads = params ? dau_grads_at<dau_conv>(args.param_grad, ParamOffset) : kernels::dau_param_grads<T>{};
+    const auto sums = params ? dau_sums_at(g, args.param_grad, SumsOffset) : kernels::dau_batch_sums<T>{};
+    for (index_t n = 0; n < node.batch; ++n) {
+      const kernels::dau_state<T> s = detail::dau_record<T>::at(node.saved + n * per_image, g, node.recorded);
+      kernels::dau_train_backward<Norm>(g, weights, node.input + n * in_size, s, args.grad_out + n * out_size,
+                                        args.grad_in ? args.grad_in + n * in_size : nullptr, params ? &grads : nullptr,
+                                        params ? &sums : nullptr, mem);
+    }
   }
 };
 

@@ -16,9 +16,9 @@
 #include <utility>
 
 #include "coda/core/tensor.hpp"
-#include "coda/ad/input_rule.hpp"
 #include "coda/nn/add_inverse.hpp"
 #include "coda/nn/dau_conv.hpp"
+#include "coda/nn/encoded_input.hpp"
 #include "coda/nn/logit_head.hpp"
 #include "coda/nn/loss.hpp"
 
@@ -245,8 +245,7 @@ class network {
   /// the encoded input. Node 0 passes gradients through unchanged, so the nodes are numbered as
   /// in forward().
   const Scalar* forward_encoded(const Scalar* encoded, index_t batch, tape<Scalar>& t) const {
-    t.push({&input_backward<Scalar>, nullptr, encoded, encoded, nullptr, batch, encoded_shape::size, encoded_shape::size, 0,
-            t.mode()});
+    encoded_input<encoded_shape>::forward(encoded, batch, t);
     return forward_layers(encoded, batch, t);
   }
 
@@ -261,7 +260,7 @@ class network {
           using L = layer<i>;
           using In = layer_input_shape<i>;
           Scalar* y = mem.allocate(static_cast<std::size_t>(batch * L::template output_shape<In>::size));
-          L::template forward<In>(weights_[i], parameter_offset<i>(), sums_offset<i>(), x, y, batch, t);
+          L::template forward<In, parameter_offset<i>(), sums_offset<i>()>(weights_[i], x, y, batch, t);
           x = y;
         },
         std::make_index_sequence<depth>{});
