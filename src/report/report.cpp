@@ -2,11 +2,9 @@
 // the settings, a table and an inline SVG plot per metric, the paper's published numbers and a
 // gallery of attribution maps as PNG data URIs.
 
-// coda/data/cifar.hpp comes first: pixel_removal.hpp uses coda::image_dataset without including it.
-#include <coda/data/cifar.hpp>
-
 #include <coda/attribution/methods.hpp>
 #include <coda/attribution/pixel_removal.hpp>
+#include <coda/data/cifar.hpp>
 #include <stb/stb_image_write.h>
 
 #include <algorithm>

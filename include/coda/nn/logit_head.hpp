@@ -5,7 +5,7 @@
 
 #include "coda/ad/tape.hpp"
 #include "coda/core/tensor.hpp"
-#include "coda/detail/diagnostics.hpp"
+#include "coda/core/diagnostics.hpp"
 
 namespace coda {
 

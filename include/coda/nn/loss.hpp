@@ -15,7 +15,7 @@
 
 #include "coda/ad/tape.hpp"
 #include "coda/core/error.hpp"
-#include "coda/detail/diagnostics.hpp"
+#include "coda/core/diagnostics.hpp"
 #include "coda/nn/loss_kind.hpp"
 
 namespace coda {
