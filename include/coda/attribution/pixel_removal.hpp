@@ -16,6 +16,7 @@
 
 #include "coda/attribution/methods.hpp"
 #include "coda/data/cifar.hpp"
+#include "coda/nn/add_inverse.hpp"
 
 namespace coda {
 
@@ -43,10 +44,7 @@ void removal_curves(const Net& net, const typename Net::scalar_type* image, inde
   tape<T> t;
   for (double* curve : {least_first, most_first}) {
     std::vector<T> x(E::size);
-    for (index_t i = 0; i < Net::image_shape::size; ++i) {
-      x[static_cast<std::size_t>(i)] = image[i];
-      x[static_cast<std::size_t>(i + Net::image_shape::size)] = T(1) - image[i];
-    }
+    add_inverse<typename Net::image_shape>::encode(image, x.data(), 1);
     index_t removed = 0;
     for (index_t k = 0; k < removal_points; ++k) {
       for (const index_t target = pixels_removed_at(k, plane); removed < target; ++removed) {

@@ -163,7 +163,7 @@ inline int threads() {
 }
 
 /// Runs f(i, worker) for i in [0, count) on the coda::threads() workers (worker in
-/// [0, threads())) and returns when all are done; the first exception thrown by f is rethrown.
+/// [0, threads())) and returns when all are done; the exception of the lowest failing task is rethrown.
 /// Not reentrant: f must not call a batched coda function.
 template <class F>
 void parallel_for(long count, F&& f) {

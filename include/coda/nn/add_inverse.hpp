@@ -13,12 +13,19 @@ struct add_inverse {
   static_assert(Image::rank == 3, "coda::add_inverse: the image must be a shape<C, H, W>");
   using output_shape = shape<2 * Image::dim(0), Image::dim(1), Image::dim(2)>;
 
+  /// [x, 1 - x] for `batch` images: the encoding itself, written once (the forward pass and the
+  /// pixel-removal metric, which edits encoded inputs, both call it).
   template <class T>
-  static void forward(const T* in, T* out, index_t batch, tape<T>& t) {
+  static void encode(const T* in, T* out, index_t batch) {
     const auto x = detail::columns<size>(in, batch);
     auto e = detail::columns<2 * size>(out, batch);
     e.template topRows<size>() = x;
     e.template bottomRows<size>() = T(1) - x;
+  }
+
+  template <class T>
+  static void forward(const T* in, T* out, index_t batch, tape<T>& t) {
+    encode(in, out, batch);
     t.push({&backward<T>, nullptr, in, out, nullptr, batch, size, 2 * size, t.mode()});
   }
 
