@@ -113,8 +113,8 @@ void image_gradients(const Net& net, const typename Net::scalar_type* images, in
 /// Checks what every attribution method requires of its arguments.
 template <class Net>
 void require_attribution_input(const typename Net::scalar_type* image, const std::vector<index_t>& classes) {
-  for (index_t c : classes) require_class<Net>(c);
-  require_finite(image, 1, Net::image_shape::size, "image");
+  for (index_t c : classes) throw_if_failed(check_class<Net>(c));
+  throw_if_failed(check_finite(image, 1, Net::image_shape::size, "image"));
 }
 
 /// (x - x0) * g for every class's gradient g in `maps` [classes][Shape]; x0 = 0 when null.
@@ -156,7 +156,7 @@ std::vector<typename Net::scalar_type> ixg(const Net& net, const typename Net::s
 template <class Net>
 std::vector<typename Net::scalar_type> deeplift(const Net& net, const typename Net::scalar_type* image, const std::vector<index_t>& classes,
                                                 const typename Net::scalar_type* baseline = nullptr) {
-  if (baseline) detail::require_finite(baseline, 1, Net::image_shape::size, "baseline");
+  if (baseline) detail::throw_if_failed(detail::check_finite(baseline, 1, Net::image_shape::size, "baseline"));
   auto maps = grad(net, image, classes);
   detail::times_difference<typename Net::image_shape>(maps, image, baseline);
   return maps;
@@ -173,7 +173,7 @@ std::vector<typename Net::scalar_type> intgrad(const Net& net, const typename Ne
   using row = Eigen::Matrix<T, 1, Eigen::Dynamic>;  // dynamic: an image's size is too large for the stack
   constexpr index_t chunk = 16;
   detail::require_attribution_input<Net>(image, classes);
-  if (baseline) detail::require_finite(baseline, 1, I::size, "baseline");
+  if (baseline) detail::throw_if_failed(detail::check_finite(baseline, 1, I::size, "baseline"));
   const quadrature_rule q = make_quadrature(options.rule, options.steps);
   const Eigen::Matrix<T, Eigen::Dynamic, 1> nodes = Eigen::Map<const Eigen::VectorXd>(q.nodes.data(), options.steps).cast<T>();
   const Eigen::Matrix<T, Eigen::Dynamic, 1> weights = Eigen::Map<const Eigen::VectorXd>(q.weights.data(), options.steps).cast<T>();

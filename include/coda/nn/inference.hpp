@@ -60,18 +60,6 @@ result check_workspace(workspace<Net>& ws) noexcept {
   return {};
 }
 
-// The throwing forms of the checks, for functions that validate their arguments piece by piece
-// (coda/attribution/gradients.hpp).
-template <class T>
-void require_finite(const T* data, index_t batch, index_t sample_size, const char* what) {
-  throw_if_failed(check_finite(data, batch, sample_size, what));
-}
-
-template <class Net>
-void require_class(index_t c) {
-  throw_if_failed(check_class<Net>(c));
-}
-
 /// The checks of the batched functions that take nothing but images: every value finite.
 template <class Net>
 result validate_images(tensor_view<const typename Net::scalar_type, typename Net::image_shape> images) noexcept {
