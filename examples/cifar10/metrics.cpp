@@ -1,4 +1,4 @@
-// coda-cifar10 metrics: the paper's localisation and pixel-removal metrics (docs/math.md) for the
+// coda-cifar10 metrics: the paper's localisation and pixel-removal metrics (docs/math.md §6) for the
 // model's own contributions and the baseline attribution methods, run as the authors run them.
 #include <coda/attribution/localisation.hpp>
 #include <coda/attribution/pixel_removal.hpp>

@@ -1,7 +1,7 @@
 // Model files: safetensors holding the authors' parameter names and shapes plus the metadata
-// keys of docs/cli.md (format, arch, norm, temperature, logit_bias). Reading checks every tensor
-// against the network type and reports the first mismatch by name; a file without metadata (a
-// plain export of the authors' model) gets the documented defaults.
+// keys of docs/file-format.md §2.2 (format, arch, norm, temperature, logit_bias). Reading checks
+// every tensor against the network type and reports the first mismatch by name; a file without
+// metadata (a plain export of the authors' model) gets the documented defaults.
 #pragma once
 
 #include <cerrno>

@@ -1,4 +1,4 @@
-// Reference DAU kernels: the definition in docs/coda-math.md written as Eigen expressions that
+// Reference DAU kernels: the definition in docs/math.md §1 written as Eigen expressions that
 // read like its equations, one output position at a time, materialising every dynamic weight
 // vector. Slow and obviously correct; tests hold every optimised kernel against these. Not for
 // production use. At output position q, with x the patch of q (a column of im2col, length J):

@@ -1,5 +1,5 @@
 // The parameters of one DAU layer as the kernels see them, and the static quantities derived
-// from them. Layouts follow the authors' PyTorch modules (see docs/coda-math.md in shared/):
+// from them. Layouts follow the authors' PyTorch modules (see docs/math.md §1.3 and §3):
 //   a     [R][J]       the rank convolution, J = C_in*k*k in unfold order
 //   b     [J][O][R]    the 1x1 convolution's weight; its row c = j*O + o (j-major)
 //   bias  [J][O]

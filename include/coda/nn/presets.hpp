@@ -1,5 +1,5 @@
-// Named networks. cifar10_9l is the paper's CIFAR-10 model "9L-S-CoDA-SQ" (docs/coda-math.md §2
-// in shared/): nine DAU layers, 7,782,816 parameters, squash norm and T = 1000 by default.
+// Named networks. cifar10_9l is the paper's CIFAR-10 model "9L-S-CoDA-SQ" (docs/math.md §2):
+// nine DAU layers, 7,782,816 parameters, squash norm and T = 1000 by default.
 #pragma once
 
 #include "coda/nn/network.hpp"
