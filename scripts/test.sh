@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs dependencies, then
-#   1. Release, GCC, with the xsimd kernels (and the CUDA library when nvcc is found): every test;
-#   2. Release, GCC, with the scalar fallback (CODA_SIMD=OFF): every test of library and program code;
-#   3. AddressSanitizer + UndefinedBehaviorSanitizer (Clang): every test of library and program code;
-#   4. ThreadSanitizer (Clang): every unit test;
-#   5. the libFuzzer targets, 60 s each (scripts/fuzz.sh).
-# The packaging tests (install + find_package, headers on their own, compile failures) and the CUDA
-# tests run in the first build only: they do not depend on the kernels or on instrumentation.
-#   bash scripts/test.sh            (from the repository root; build trees go to build/)
+# The tests. Installs missing packages first (apt-get, as root or through sudo).
+#
+#   bash scripts/test.sh          the quick check of a build (about 12 minutes on 2 cores from a
+#                                 clean clone): Release with GCC and the xsimd kernels (no CUDA, no
+#                                 benchmarks) into build/quick, then every test of that build: unit,
+#                                 gradient, golden and program tests, examples, the main job against
+#                                 a local server, packaging and include-graph checks.
+#   bash scripts/test.sh --all    the whole matrix, as CI runs it (.ci/run):
+#     1. Release, GCC, with the xsimd kernels (and the CUDA library when nvcc is found): every test;
+#     2. Release, GCC, with the scalar fallback (CODA_SIMD=OFF): every test of library and program code;
+#     3. AddressSanitizer + UndefinedBehaviorSanitizer (Clang): every test of library and program code;
+#     4. ThreadSanitizer (Clang): every unit test;
+#     5. the libFuzzer targets, 60 s each (scripts/fuzz.sh).
+#   The packaging tests (install + find_package, headers on their own, compile failures), the
+#   scripts' tests and the CUDA tests run in the first build only: they do not depend on the
+#   kernels or on instrumentation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "${1:-}" in
+  "") mode=quick ;;
+  --all) mode=all ;;
+  *) echo "error: unknown argument '$1' (usage: bash scripts/test.sh [--all])" >&2; exit 2 ;;
+esac
 bash scripts/install-deps.sh
 
 jobs=$(nproc)
@@ -32,15 +44,22 @@ clang=(-DCMAKE_CXX_COMPILER=clang++-14)
 # much cheaper to compile than full debug information.
 sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG")
 
+if [ "$mode" = quick ]; then
+  phase "Release build (GCC, xsimd kernels) and its tests"
+  run_suite quick "" -DCMAKE_BUILD_TYPE=Release "${only_library[@]}"
+  echo "the quick tests passed in ${SECONDS} s (the whole matrix: bash scripts/test.sh --all)"
+  exit 0
+fi
+
 phase "Release build (GCC, xsimd kernels) and full test suite"
 run_suite release "" -DCMAKE_BUILD_TYPE=Release
 phase "Scalar fallback (GCC, CODA_SIMD=OFF)"
-run_suite scalar "-LE packaging" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}"
+run_suite scalar "-LE packaging|scripts" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}"
 phase "AddressSanitizer + UndefinedBehaviorSanitizer (Clang)"
 # Clang, because GCC's ASan keeps the GEMM micro-kernel's register tile on the instrumented stack:
 # with GCC the network ran about 160 times slower than in Release, with Clang 8 times (inference,
 # coda-cifar10 bench), which is what lets every end-to-end test run instrumented.
-run_suite asan "-LE packaging" "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=address,undefined "${only_library[@]}"
+run_suite asan "-LE packaging|scripts" "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=address,undefined "${only_library[@]}"
 phase "ThreadSanitizer (Clang)"
 CODA_TARGETS=coda_tests configure_and_build build/tsan "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=thread \
   -DCODA_BUILD_EXAMPLES=OFF "${only_library[@]}"

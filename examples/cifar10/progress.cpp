@@ -41,6 +41,13 @@ void progress::update(coda::index_t done, double loss, double accuracy) {
     std::fprintf(stderr, "%s\n", line(false).c_str());
 }
 
+void progress::note(const std::string& text) {
+  if (tty_) std::fprintf(stderr, "\r\033[K");
+  std::printf("%s\n", text.c_str());
+  std::fflush(stdout);
+  if (tty_) std::fprintf(stderr, "%s", line(false).c_str());
+}
+
 void progress::finish() { std::fprintf(stderr, tty_ ? "\r%s\033[K\n" : "%s\n", line(true).c_str()); }
 
 std::string progress::line(bool final) const {

@@ -17,6 +17,8 @@ class progress {
   void update(coda::index_t done, double loss = -1, double accuracy = -1);
   /// Final state: a complete line ("took" instead of "eta").
   void finish();
+  /// A line on stdout in the middle of the work; on a terminal the bar is redrawn below it.
+  void note(const std::string& text);
   void set_total(coda::index_t total) { total_ = total; }
   double seconds() const;
 

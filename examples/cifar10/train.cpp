@@ -18,6 +18,7 @@
 #include "device.hpp"
 #include "evaluate.hpp"
 #include "model_dispatch.hpp"
+#include "train_report.hpp"
 
 namespace cifar {
 
@@ -92,7 +93,7 @@ class csv_log {
 };
 
 struct train_options {
-  std::string data, out, format, init, checkpoint_dir, log;
+  std::string data, out, format, init, checkpoint_dir, log, report;
   coda::index_t epochs, limit_train, limit_test, checkpoint_every;
   int threads;
   std::uint64_t seed;
@@ -140,6 +141,7 @@ train_options parse_train(const args& a) {
   o.init = a.optional("init").value_or("");
   o.checkpoint_dir = a.optional("checkpoint-dir").value_or("");
   o.log = a.optional("log").value_or("");
+  o.report = a.optional("report").value_or("");
   o.checkpoint_every = a.integer("checkpoint-every", 0, 0, 1LL << 40);
   o.resume = a.has("resume");
   if (o.resume && o.checkpoint_dir.empty()) throw usage_error("--resume needs --checkpoint-dir");
@@ -170,6 +172,24 @@ Net initial_network(const train_options& o) {
   return net;
 }
 
+/// The report's first state: the run's settings, and the epochs an interrupted run logged before.
+coda::report::training_report report_start(const train_options& o, coda::index_t train_images) {
+  coda::report::training_report r;
+  r.model = o.out;
+  r.data = o.data;
+  const auto& s = o.settings;
+  std::ostringstream recipe;
+  recipe << o.epochs << (o.epochs == 1 ? " epoch of " : " epochs of ") << train_images << " images, batch " << s.batch << ", virtual batch " << s.virtual_batch
+         << ", " << (s.optimizer == coda::optimizer_kind::adam ? "Adam" : "SGD") << " lr " << s.lr << " (divided by "
+         << s.lr_decay << " every " << s.lr_step << " epochs), "
+         << (s.loss == coda::loss_kind::binary_cross_entropy ? "BCE" : "cross-entropy") << " loss, augmentation "
+         << (o.augment ? "on" : "off") << ", " << o.threads << " threads";
+  r.recipe = recipe.str();
+  r.epochs = static_cast<long>(o.epochs);
+  if (o.resume && !o.log.empty()) r.history = read_log_history(o.log);
+  return r;
+}
+
 /// The epochs from `at` on, with `steps` doing the work of each mini-batch (host_training or
 /// device_training, device.hpp); everything else is the same for either device. `net` and `tr`
 /// are what checkpoints and the model file are written from.
@@ -184,6 +204,8 @@ int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& 
   std::vector<float> logits(static_cast<std::size_t>(o.settings.batch * Net::num_classes));
   batch_buffers buffers[2] = {batch_buffers(o.settings.batch), batch_buffers(o.settings.batch)};
   csv_log log(o.log);
+  report_file report(o.report, report_start(o, n));
+  rate_probe probe;
   double test_accuracy = -1;
   for (coda::index_t epoch = at.epoch; epoch < o.epochs; ++epoch) {
     const auto order = coda::epoch_order(n, o.seed, epoch, o.shuffle);
@@ -212,6 +234,11 @@ int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& 
       }
       stats.seen += m;
       bar.update(b * o.settings.batch + m, stats.loss_sum / double(stats.seen), double(stats.correct) / double(stats.seen));
+      if (const double rate = probe.after_batch(bar.seconds(), static_cast<long>(m), b + 1 == batches); rate > 0) {
+        const std::string estimate = estimate_text(static_cast<long>(o.epochs - epoch), static_cast<long>(n), rate, probe.measured_images());
+        bar.note("estimate: " + estimate);
+        report.set_estimate(estimate);
+      }
       if (o.checkpoint_every && steps.pending() == 0 && steps.steps() % o.checkpoint_every == 0 && b + 1 < batches) {
         stats.seconds = seconds_before + bar.seconds();
         checkpoint({epoch, b + 1, o.seed, stats.record()});
@@ -228,6 +255,11 @@ int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& 
                 100 * train_accuracy, 100 * test_accuracy, tr.lr(epoch), train_seconds);
     std::fflush(stdout);
     log.row(epoch + 1, loss, train_accuracy, test_accuracy, tr.lr(epoch), train_seconds);
+    if (report.enabled()) {
+      steps.to_host();
+      report.add_epoch({static_cast<long>(epoch + 1), loss, train_accuracy, test_accuracy, tr.lr(epoch), train_seconds},
+                       explain_for_report(net, test));
+    }
     if (!o.checkpoint_dir.empty()) checkpoint({epoch + 1, 0, o.seed, epoch_stats{}.record()});
   }
   if (test_accuracy < 0) test_accuracy = steps.test_accuracy(test);
@@ -272,7 +304,7 @@ int run_train(int argc, const char* const* argv) {
                 {"logit-bias", true}, {"norm", true}, {"init", true}, {"seed", true}, {"no-augment", false},
                 {"no-shuffle", false}, {"limit-train", true}, {"limit-test", true}, {"checkpoint-dir", true},
                 {"checkpoint-every", true}, {"resume", false}, {"format", true}, {"loss", true}, {"threads", true},
-                {"log", true}, {"device", true}},
+                {"log", true}, {"report", true}, {"device", true}},
                argc, argv, 2);
   const train_options o = parse_train(a);
   std::string norm = o.model.norm.value_or("squash");
