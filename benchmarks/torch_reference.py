@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Throughput of the PyTorch reference model (shared/reference/torch_coda.py) of cifar10-9l, for
+"""Throughput of the PyTorch reference model (torch_coda.py, see --reference) of cifar10-9l, for
 comparison with `coda-cifar10 bench` on the same machine and thread count.
 
-    /usr/bin/python3 benchmarks/torch_reference.py [--reference ../shared/reference]
+    /usr/bin/python3 benchmarks/torch_reference.py --reference DIR
         [--batch 64] [--threads 2] [--fused 0|1] [--device cpu|cuda]
 
 Prints the same three lines as `coda-cifar10 bench` (inference, train = forward + backward + Adam
@@ -35,7 +35,8 @@ def timed(fn, images, device):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reference", default=os.path.join(HERE, "..", "..", "shared", "reference"))
+    ap.add_argument("--reference", required=True,
+                    help="folder holding torch_coda.py, an independent PyTorch model of CoDA-Nets that reads and writes safetensors (kept outside this repository)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fused", type=int, default=0, help="DAUConv.fused: 0 = authors' algorithm, 1 = low-rank rewrite")
