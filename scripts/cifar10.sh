@@ -27,7 +27,8 @@ mkdir -p "$out/explanations"
 cli=${CODA_CLI:-}
 if [ -z "$cli" ]; then
   bash scripts/install-deps.sh
-  cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release > /dev/null
+  # The quick test's build (scripts/test.sh): after it, only the program is left to build.
+  cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DCODA_BUILD_BENCHMARKS=OFF -DCODA_WITH_CUDA=OFF > /dev/null
   cmake --build build/release -j "$(nproc)" --target coda-cifar10
   cli=build/release/examples/cifar10/coda-cifar10
 fi

@@ -3,7 +3,7 @@
 #
 #   bash scripts/test.sh          the quick check of a build (about 12 minutes on 2 cores from a
 #                                 clean clone): Release with GCC and the xsimd kernels (no CUDA, no
-#                                 benchmarks) into build/quick, then every test of that build: unit,
+#                                 benchmarks) into build/release, then every test of that build: unit,
 #                                 gradient, golden and program tests, examples, the main job against
 #                                 a local server, packaging and include-graph checks.
 #   bash scripts/test.sh --all    the whole matrix, as CI runs it (.ci/run):
@@ -46,13 +46,13 @@ sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-
 
 if [ "$mode" = quick ]; then
   phase "Release build (GCC, xsimd kernels) and its tests"
-  run_suite quick "" -DCMAKE_BUILD_TYPE=Release "${only_library[@]}"
+  run_suite release "" -DCMAKE_BUILD_TYPE=Release "${only_library[@]}"
   echo "the quick tests passed in ${SECONDS} s (the whole matrix: bash scripts/test.sh --all)"
   exit 0
 fi
 
-phase "Release build (GCC, xsimd kernels) and full test suite"
-run_suite release "" -DCMAKE_BUILD_TYPE=Release
+phase "Release build (GCC, xsimd kernels, CUDA library when nvcc is found) and full test suite"
+run_suite full "" -DCMAKE_BUILD_TYPE=Release
 phase "Scalar fallback (GCC, CODA_SIMD=OFF)"
 run_suite scalar "-LE packaging|scripts" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}"
 phase "AddressSanitizer + UndefinedBehaviorSanitizer (Clang)"
