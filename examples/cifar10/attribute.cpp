@@ -53,14 +53,11 @@ std::vector<float> method_maps(const Net& net, coda::attribution_method method, 
 }  // namespace
 
 int run_attribute(int argc, const char* const* argv) {
-  std::vector<flag_spec> flags{{"model", true}, {"input", true}, {"output", true}, {"class", true}, {"threads", true},
-                               {"norm", true},  {"temperature", true}, {"logit-bias", true}};
-  for (const flag_spec& f : attribution_flag_specs()) flags.push_back(f);
-  const args a("attribute", flags, argc, argv, 2);
+  const args a("attribute", argc, argv, 2);
   const std::string model = a.required("model"), input = a.required("input"), output = a.required("output");
   const auto methods = method_list(a);
   const auto options = attribution_flags(a);
-  const long long fixed = a.integer("class", -1, 0, 9);
+  const long long fixed = a.integer("class", -1, 0, 9);  // -1: the predicted class
   apply_threads(a);
   const auto model_file = coda::safetensors_file::read(model);
   const auto images = read_images(input);

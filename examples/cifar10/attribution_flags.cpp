@@ -6,10 +6,6 @@
 
 namespace cifar {
 
-std::vector<flag_spec> attribution_flag_specs() {
-  return {{"method", true}, {"intgrad-steps", true}, {"rise-masks", true}, {"rise-grid", true}, {"rise-keep", true}, {"rise-seed", true}};
-}
-
 std::vector<coda::attribution_method> method_list(const args& a) {
   const auto list = a.optional("method");
   if (!list) return {coda::all_attribution_methods.begin(), coda::all_attribution_methods.end()};
@@ -28,12 +24,15 @@ std::vector<coda::attribution_method> method_list(const args& a) {
 }
 
 coda::attribution_options attribution_flags(const args& a) {
+  // The library's defaults are the paper's values; the command table shows them, and
+  // test_cli_help.cpp checks that it shows these.
   coda::attribution_options o;
   o.intgrad.steps = a.integer("intgrad-steps", o.intgrad.steps, 1, 10000);
   o.rise.masks = a.integer("rise-masks", o.rise.masks, 1, 1000000);
   o.rise.grid = a.integer("rise-grid", o.rise.grid, 1, 32);
   o.rise.keep = a.number("rise-keep", o.rise.keep, 1e-6, 1);
-  o.rise.seed = static_cast<std::uint64_t>(a.integer("rise-seed", 0, 0, std::numeric_limits<long long>::max()));
+  const long long max_seed = std::numeric_limits<long long>::max();
+  o.rise.seed = static_cast<std::uint64_t>(a.integer("rise-seed", static_cast<long long>(o.rise.seed), 0, max_seed));
   return o;
 }
 

@@ -1,5 +1,5 @@
-// Flags shared by `attribute` and `metrics`: which attribution methods to run and their
-// parameters (the paper's values by default).
+// Flags shared by `attribute` and `metrics` (listed in command_table.cpp): which attribution
+// methods to run and their parameters (the paper's values by default).
 #pragma once
 
 #include <coda/attribution/methods.hpp>
@@ -9,8 +9,6 @@
 
 namespace cifar {
 
-/// --method, --intgrad-steps, --rise-masks, --rise-grid, --rise-keep, --rise-seed.
-std::vector<flag_spec> attribution_flag_specs();
 /// The methods named by --method (a comma list), all of them when absent.
 std::vector<coda::attribution_method> method_list(const args& a);
 /// The methods' parameters from the flags.

@@ -47,12 +47,11 @@ double peak_rss_mb() {
 }  // namespace
 
 int run_bench(int argc, const char* const* argv) {
-  const args a("bench", {{"batch", true}, {"threads", true}, {"seconds", true}, {"only", true}, {"device", true}}, argc, argv,
-               2);
-  const coda::index_t batch = a.integer("batch", 64, 1, 4096);
+  const args a("bench", argc, argv, 2);
+  const coda::index_t batch = a.integer("batch", 1, 4096);
   const int threads = apply_threads(a);
-  const double seconds = a.number("seconds", 10, 0, 1e6);
-  const std::string only = a.choice("only", "all", {"all", "inference", "train", "explain"});
+  const double seconds = a.number("seconds", 0, 1e6);
+  const std::string only = a.choice("only", {"all", "inference", "train", "explain"});
   const device_kind device = select_device(a);
   const auto wanted = [&](const char* measurement) { return only == "all" || only == measurement; };
 

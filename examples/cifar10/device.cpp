@@ -9,7 +9,7 @@
 namespace cifar {
 
 device_kind select_device(const args& a) {
-  if (a.choice("device", "cpu", {"cpu", "cuda"}) == "cpu") return device_kind::cpu;
+  if (a.choice("device", {"cpu", "cuda"}) == "cpu") return device_kind::cpu;
 #ifdef CODA_HAS_CUDA
   std::string reason;
   if (!coda::cuda::available(&reason)) throw coda::error("--device cuda: " + reason);

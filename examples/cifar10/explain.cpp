@@ -35,7 +35,7 @@ image_t input_image(const args& a) {
   }
   if (!a.has("data") || !a.has("index")) throw usage_error("'explain' needs --image FILE, or --data DIR with --index I");
   const auto index = a.integer("index", 0, 0, 1LL << 40);
-  const auto test = load_split(a.required("data"), a.choice("format", "auto", {"auto", "binary", "folder"}),
+  const auto test = load_split(a.required("data"), a.choice("format", {"auto", "binary", "folder"}),
                                coda::dataset_split::test, 0, coda::threads());
   if (index >= test.size())
     throw usage_error("--index " + std::to_string(index) + " is outside the " + std::to_string(test.size()) + " test images");
@@ -46,10 +46,7 @@ image_t input_image(const args& a) {
 }  // namespace
 
 int run_explain(int argc, const char* const* argv) {
-  const args a("explain",
-               {{"model", true}, {"image", true}, {"data", true}, {"index", true}, {"out", true}, {"class", true},
-                {"format", true}, {"threads", true}, {"norm", true}, {"temperature", true}, {"logit-bias", true}},
-               argc, argv, 2);
+  const args a("explain", argc, argv, 2);
   const std::string model = a.required("model"), out = a.required("out");
   apply_threads(a);
   const auto chosen = a.has("class") ? parse_class(a) : -1;

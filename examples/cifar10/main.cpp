@@ -2,54 +2,65 @@
 #include <coda/core/error.hpp>
 #include <coda/version.hpp>
 #include <iostream>
+#include <map>
 #include <new>
+#include <stdexcept>
 #include <string>
 
 #include "args.hpp"
+#include "command_table.hpp"
 #include "commands.hpp"
+#include "help.hpp"
 
 namespace {
 
-constexpr const char* usage =
-    "usage: coda-cifar10 <command> [flags]\n"
-    "commands:\n"
-    "  init --out M [--seed S] [--norm squash|l2]           write a freshly initialised cifar10-9l model\n"
-    "  predict --model M --input X --output Y [--explain]   logits (and contributions) of images in X\n"
-    "  train --data DIR --out M [--epochs E] [--batch B] [--virtual-batch V] [--lr LR] ...\n"
-    "                                                        train cifar10-9l (the paper's recipe by default)\n"
-    "  eval --data DIR --model M [--limit-test N]           test accuracy of a model\n"
-    "  explain --model M (--image FILE | --data DIR --index I) --out PNG [--class C]\n"
-    "                                                        picture of the contributions, top-3 classes\n"
-    "  bench [--batch B] [--threads N] [--seconds S]        inference, training and explanation img/s\n"
-    "  attribute --model M --input X --output Y [--method M[,M...]] [--class C]\n"
-    "                                                        maps of the paper's attribution methods for images in X\n"
-    "  metrics --data DIR --model M [--method M[,M...]] [--localisation] [--pixel-removal] [--samples N] ...\n"
-    "                                                        the paper's attribution metrics, CSV and HTML report\n"
-    "flags common to all commands: --threads N\n"
-    "train, eval and bench: --device cpu|cuda (default cpu; cuda needs a build with CODA_WITH_CUDA=ON\n"
-    "                       and a GPU of compute capability 9.0 or newer)\n"
-    "see docs/cli.md for the full contract\n";
+using runner = int (*)(int, const char* const*);
+
+/// The code of a command of the table; one the table lists without code here is a bug.
+runner runner_of(const std::string& command) {
+  static const std::map<std::string, runner> runners{
+      {"init", cifar::run_init},       {"predict", cifar::run_predict}, {"train", cifar::run_train},
+      {"eval", cifar::run_eval},       {"explain", cifar::run_explain}, {"bench", cifar::run_bench},
+      {"attribute", cifar::run_attribute}, {"metrics", cifar::run_metrics}};
+  const auto it = runners.find(command);
+  if (it == runners.end()) throw std::logic_error("coda-cifar10: no code for the command '" + command + "'");
+  return it->second;
+}
+
+const cifar::command_info& known_command(const std::string& name) {
+  const cifar::command_info* command = cifar::find_command(name);
+  if (!command) throw cifar::usage_error("unknown command '" + name + "' (try 'coda-cifar10 --help')");
+  return *command;
+}
+
+/// --help or -h anywhere among a command's arguments asks for its help instead of running it.
+bool asks_for_help(int argc, const char* const* argv) {
+  for (int i = 2; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") return true;
+  return false;
+}
+
+int print(const std::string& text) {
+  std::cout << text;
+  return 0;
+}
+
+/// `coda-cifar10 help [command]`.
+int help(int argc, const char* const* argv) {
+  if (argc < 3) return print(cifar::overview_help());
+  if (argc > 3) throw cifar::usage_error("unexpected argument '" + std::string(argv[3]) + "' for 'help'");
+  return print(cifar::command_help(known_command(argv[2])));
+}
 
 int dispatch(int argc, const char* const* argv) {
   if (argc < 2) throw cifar::usage_error("missing command (try 'coda-cifar10 --help')");
   const std::string command = argv[1];
-  if (command == "--help" || command == "-h" || command == "help") {
-    std::cout << usage;
-    return 0;
-  }
-  if (command == "--version") {
-    std::cout << "coda-cifar10 " << CODA_VERSION_STRING << "\n";
-    return 0;
-  }
-  if (command == "init") return cifar::run_init(argc, argv);
-  if (command == "predict") return cifar::run_predict(argc, argv);
-  if (command == "train") return cifar::run_train(argc, argv);
-  if (command == "eval") return cifar::run_eval(argc, argv);
-  if (command == "explain") return cifar::run_explain(argc, argv);
-  if (command == "bench") return cifar::run_bench(argc, argv);
-  if (command == "attribute") return cifar::run_attribute(argc, argv);
-  if (command == "metrics") return cifar::run_metrics(argc, argv);
-  throw cifar::usage_error("unknown command '" + command + "' (try 'coda-cifar10 --help')");
+  if (command == "--help" || command == "-h") return print(cifar::overview_help());
+  if (command == "help") return help(argc, argv);
+  if (command == "--version") return print(std::string("coda-cifar10 ") + CODA_VERSION_STRING + "\n");
+  const cifar::command_info& info = known_command(command);
+  if (asks_for_help(argc, argv)) return print(cifar::command_help(info));
+  return runner_of(command)(argc, argv);
 }
 
 }  // namespace

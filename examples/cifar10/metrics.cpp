@@ -165,29 +165,24 @@ metrics_report run_metrics(const Net& net, const coda::cifar10_dataset& test, co
 }  // namespace
 
 int run_metrics(int argc, const char* const* argv) {
-  std::vector<flag_spec> flags{{"data", true},   {"model", true},          {"localisation", false}, {"pixel-removal", false},
-                               {"samples", true}, {"grid", true},           {"min-confidence", true}, {"images", true},
-                               {"seed", true},    {"out", true},            {"gallery", true},       {"format", true},
-                               {"threads", true}, {"norm", true},           {"temperature", true},   {"logit-bias", true}};
-  for (const flag_spec& f : attribution_flag_specs()) flags.push_back(f);
-  const args a("metrics", flags, argc, argv, 2);
+  const args a("metrics", argc, argv, 2);
   metrics_options o;
   const std::string data = a.required("data"), model = a.required("model");
   o.methods = method_list(a);
   o.attribution = attribution_flags(a);
   o.localisation = a.has("localisation") || !a.has("pixel-removal");
   o.removal = a.has("pixel-removal") || !a.has("localisation");
-  o.samples = a.integer("samples", 500, 1, 1 << 20);
-  o.grid = a.integer("grid", 3, 2, 3);
-  o.min_confidence = a.number("min-confidence", 0.5, 0, 1);
-  o.images = a.integer("images", 1024, 1, 1 << 20);
-  o.gallery = a.integer("gallery", 6, 0, 100);
-  o.seed = static_cast<std::uint64_t>(a.integer("seed", 42, 0, 4294967295LL));
-  o.out = a.optional("out").value_or("metrics");
+  o.samples = a.integer("samples", 1, 1 << 20);
+  o.grid = a.integer("grid", 2, 3);
+  o.min_confidence = a.number("min-confidence", 0, 1);
+  o.images = a.integer("images", 1, 1 << 20);
+  o.gallery = a.integer("gallery", 0, 100);
+  o.seed = static_cast<std::uint64_t>(a.integer("seed", 0, 4294967295LL));
+  o.out = a.value("out");
   const int threads = apply_threads(a);
 
   const auto file = coda::safetensors_file::read(model);
-  const auto test = load_split(data, a.choice("format", "auto", {"auto", "binary", "folder"}), coda::dataset_split::test, 0, threads);
+  const auto test = load_split(data, a.choice("format", {"auto", "binary", "folder"}), coda::dataset_split::test, 0, threads);
   std::error_code ec;
   std::filesystem::create_directories(o.out, ec);
   if (ec) throw coda::io_error(o.out + ": cannot create the output directory: " + ec.message());

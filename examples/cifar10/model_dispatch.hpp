@@ -13,8 +13,9 @@ namespace cifar {
 
 /// Overrides of a model file's metadata given on the command line.
 inline coda::model_overrides model_flags(const args& a) {
+  // Only flags given override; the fallbacks below are never used.
   coda::model_overrides o;
-  if (a.has("norm")) o.norm = a.choice("norm", "squash", {"squash", "l2"});
+  if (a.has("norm")) o.norm = a.choice("norm", {"squash", "l2"});
   if (a.has("temperature")) o.temperature = a.number("temperature", 1000, 1e-6, 1e12);
   if (a.has("logit-bias")) o.logit_bias = a.number("logit-bias", 0, -1e6, 1e6);
   return o;

@@ -11,10 +11,7 @@
 namespace cifar {
 
 int run_predict(int argc, const char* const* argv) {
-  const args a("predict",
-               {{"model", true}, {"input", true}, {"output", true}, {"explain", false}, {"threads", true},
-                {"norm", true}, {"temperature", true}, {"logit-bias", true}},
-               argc, argv, 2);
+  const args a("predict", argc, argv, 2);
   const std::string model = a.required("model"), input = a.required("input"), output = a.required("output");
   apply_threads(a);
   const coda::model_overrides overrides = model_flags(a);

@@ -97,6 +97,7 @@ struct train_options {
   coda::index_t epochs, limit_train, limit_test, checkpoint_every;
   int threads;
   std::uint64_t seed;
+  float temperature, logit_bias;  ///< of a network initialised from the seed (without --init)
   bool augment, shuffle, resume;
   device_kind device;
   coda::training_settings settings;
@@ -131,33 +132,36 @@ train_options parse_train(const args& a) {
   o.data = a.required("data");
   o.out = a.required("out");
   o.threads = apply_threads(a);
-  o.format = a.choice("format", "auto", {"auto", "binary", "folder"});
-  o.epochs = a.integer("epochs", 200, 0, 1000000);
-  o.limit_train = a.integer("limit-train", 0, 0, 1LL << 40);
-  o.limit_test = a.integer("limit-test", 0, 0, 1LL << 40);
-  o.seed = static_cast<std::uint64_t>(a.integer("seed", 0, 0, std::numeric_limits<long long>::max()));
+  o.format = a.choice("format", {"auto", "binary", "folder"});
+  o.epochs = a.integer("epochs", 0, 1000000);
+  o.limit_train = a.integer("limit-train", 0, 1LL << 40);
+  o.limit_test = a.integer("limit-test", 0, 1LL << 40);
+  o.seed = static_cast<std::uint64_t>(a.integer("seed", 0, std::numeric_limits<long long>::max()));
   o.augment = !a.has("no-augment");
   o.shuffle = !a.has("no-shuffle");
   o.init = a.optional("init").value_or("");
   o.checkpoint_dir = a.optional("checkpoint-dir").value_or("");
   o.log = a.optional("log").value_or("");
   o.report = a.optional("report").value_or("");
-  o.checkpoint_every = a.integer("checkpoint-every", 0, 0, 1LL << 40);
+  o.checkpoint_every = a.integer("checkpoint-every", 0, 1LL << 40);
   o.resume = a.has("resume");
   if (o.resume && o.checkpoint_dir.empty()) throw usage_error("--resume needs --checkpoint-dir");
   if (o.checkpoint_every && o.checkpoint_dir.empty()) throw usage_error("--checkpoint-every needs --checkpoint-dir");
   auto& s = o.settings;
-  s.batch = a.integer("batch", 8, 1, 1 << 20);
-  s.virtual_batch = a.integer("virtual-batch", 16, 1, 1 << 30);
+  s.batch = a.integer("batch", 1, 1 << 20);
+  s.virtual_batch = a.integer("virtual-batch", 1, 1 << 30);
   if (s.virtual_batch < s.batch || s.virtual_batch % s.batch != 0)
     throw usage_error("--virtual-batch must be a positive multiple of --batch");
-  s.lr = a.number("lr", 2.5e-4, 1e-12, 1e3);
-  s.optimizer = a.choice("optimizer", "adam", {"adam", "sgd"}) == "adam" ? coda::optimizer_kind::adam : coda::optimizer_kind::sgd;
-  s.momentum = a.number("momentum", 0.9, 0, 1);
-  s.lr_step = a.integer("lr-step", 30, 1, 1LL << 40);
-  s.lr_decay = a.number("lr-decay", 1.5, 1e-6, 1e6);
-  s.loss = a.choice("loss", "bce", {"bce", "ce"}) == "bce" ? coda::loss_kind::binary_cross_entropy : coda::loss_kind::cross_entropy;
+  s.lr = a.number("lr", 1e-12, 1e3);
+  s.optimizer = a.choice("optimizer", {"adam", "sgd"}) == "adam" ? coda::optimizer_kind::adam : coda::optimizer_kind::sgd;
+  s.momentum = a.number("momentum", 0, 1);
+  s.lr_step = a.integer("lr-step", 1, 1LL << 40);
+  s.lr_decay = a.number("lr-decay", 1e-6, 1e6);
+  s.loss = a.choice("loss", {"bce", "ce"}) == "bce" ? coda::loss_kind::binary_cross_entropy : coda::loss_kind::cross_entropy;
   o.model = model_flags(a);
+  // The table can only name the default logit bias, log(1/9), so it is written out here.
+  o.temperature = static_cast<float>(a.number("temperature", 1e-6, 1e12));
+  o.logit_bias = static_cast<float>(a.number("logit-bias", std::log(1.0 / 9.0), -1e6, 1e6));
   o.device = select_device(a);
   return o;
 }
@@ -167,7 +171,7 @@ train_options parse_train(const args& a) {
 template <class Net>
 Net initial_network(const train_options& o) {
   if (!o.init.empty()) return coda::load_model<Net>(o.init, o.model);
-  Net net(static_cast<float>(o.model.temperature.value_or(1000)), static_cast<float>(o.model.logit_bias.value_or(std::log(1.0 / 9.0))));
+  Net net(o.temperature, o.logit_bias);
   coda::init_uniform(net, o.seed);
   return net;
 }
@@ -298,29 +302,19 @@ int train_with(const train_options& o) {
 }  // namespace
 
 int run_train(int argc, const char* const* argv) {
-  const args a("train",
-               {{"data", true}, {"out", true}, {"epochs", true}, {"batch", true}, {"virtual-batch", true}, {"lr", true},
-                {"optimizer", true}, {"momentum", true}, {"lr-step", true}, {"lr-decay", true}, {"temperature", true},
-                {"logit-bias", true}, {"norm", true}, {"init", true}, {"seed", true}, {"no-augment", false},
-                {"no-shuffle", false}, {"limit-train", true}, {"limit-test", true}, {"checkpoint-dir", true},
-                {"checkpoint-every", true}, {"resume", false}, {"format", true}, {"loss", true}, {"threads", true},
-                {"log", true}, {"report", true}, {"device", true}},
-               argc, argv, 2);
+  const args a("train", argc, argv, 2);
   const train_options o = parse_train(a);
-  std::string norm = o.model.norm.value_or("squash");
+  std::string norm = a.choice("norm", {"squash", "l2"});
   if (!o.init.empty() && !o.model.norm) norm = coda::read_model_metadata(coda::safetensors_file::read(o.init)).norm;
   return norm == "l2" ? train_with<coda::cifar10_9l<float, coda::l2>>(o) : train_with<coda::cifar10_9l<float, coda::squash>>(o);
 }
 
 int run_eval(int argc, const char* const* argv) {
-  const args a("eval",
-               {{"data", true}, {"model", true}, {"limit-test", true}, {"format", true}, {"threads", true}, {"norm", true},
-                {"temperature", true}, {"logit-bias", true}, {"device", true}},
-               argc, argv, 2);
+  const args a("eval", argc, argv, 2);
   const int threads = apply_threads(a);
   const std::string data = a.required("data"), model = a.required("model");
-  const std::string format = a.choice("format", "auto", {"auto", "binary", "folder"});
-  const auto limit = a.integer("limit-test", 0, 0, 1LL << 40);
+  const std::string format = a.choice("format", {"auto", "binary", "folder"});
+  const auto limit = a.integer("limit-test", 0, 1LL << 40);
   const coda::model_overrides overrides = model_flags(a);
   // Read only by the CUDA build: without it, select_device() only validates the flag.
   [[maybe_unused]] const device_kind device = select_device(a);
