@@ -317,18 +317,23 @@ TEST_CASE("train killed at random moments resumes to the weights of an uninterru
     int nth = 0;             ///< write_started, checkpoint_replaced: the nth such event of this run
     double after_event = 0;  ///< seconds between the event and the kill
   };
+  // The seeded moments of the kills; the plans below place them where the chain stands.
+  const double before_first = uniform(0.2, 0.9);    // of the time to the first checkpoint
+  const int write_to_kill = pick(1, writes - 2);    // a checkpoint write, with writes left after it
+  const double random_moment = uniform(0.15, 0.95);  // of what is left of the run
+  const double into_write = uniform(0, 0.03);       // seconds into the killed write
   // The plan of run k of the chain, which starts where the previous kill left the run: `done`
   // checkpoint writes completed (0: no checkpoint), so its nth write is write done + n of the run.
   const auto plan_for = [&](std::size_t k, int done) -> kill_plan {
     switch (k) {
       case 0:
-        return {"before the first checkpoint", trigger::delay, uniform(0.2, 0.9) * first_checkpoint};
-      case 1: {  // leaves writes after it for the phases that follow
-        const int n = pick(done + 1, std::max(done + 1, writes - 2));
-        return {"during checkpoint write " + std::to_string(n), trigger::write_started, 0, n - done, uniform(0, 0.03)};
+        return {"before the first checkpoint", trigger::delay, before_first * first_checkpoint};
+      case 1: {
+        const int n = std::max(write_to_kill, done + 1);
+        return {"during checkpoint write " + std::to_string(n), trigger::write_started, 0, n - done, into_write};
       }
-      case 2:  // anywhere in what is left of the run (most of it: the kill before left at most one checkpoint)
-        return {"at a random moment of the run", trigger::delay, uniform(0.15, 0.95) * (run_seconds - write_began(done))};
+      case 2:  // the kill before left at most one checkpoint: most of the run is left
+        return {"at a random moment of the run", trigger::delay, random_moment * (run_seconds - write_began(done))};
       case 3: {  // the last mid-epoch checkpoint, or a later one (each replaces an earlier one): the
                  // runs after this kill resume in the middle of the last epoch, or at its end
         const int m = std::max(done + 1, writes - 1);
