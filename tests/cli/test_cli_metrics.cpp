@@ -17,7 +17,10 @@
 // on the 64x64 image of a 2x2 grid that is about 900 (occlusion5) and 800 (occlusion9) passes
 // of a 4x larger image (RISE one per mask), minutes of CPU for the localisation of all nine
 // methods. The test of all nine methods at once therefore runs the pixel-removal metric only,
-// with 20 RISE masks; the complete run is the real-data run of docs/attribution.md.
+// on one image, with 4 RISE masks and 2 integrated-gradients steps (the test checks that every
+// method gives a curve, not the maps' values: tests/cli/test_cli_attribute.cpp compares the maps
+// with references); the complete run is the real-data run of docs/attribution.md. Even so each
+// method costs 2 x 129 forward passes of the removal curves, and occlusion 256 per map.
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
@@ -164,7 +167,7 @@ void check_one_error(const test::cli_result& r, int code, const std::string& wha
 
 TEST_CASE("metrics for one method writes the lines, the CSV files and the report", "[cli][metrics][slow]") {
   const tiny_setup& s = setup();
-  const auto r = test::run_cli(s.dir, s.metrics("one", "--grid 2 --localisation --pixel-removal --samples 2 --images 3 --gallery 2 --method coda"));
+  const auto r = test::run_cli(s.dir, s.metrics("one", "--grid 2 --localisation --pixel-removal --samples 2 --images 1 --gallery 2 --method coda"));
   INFO("stdout: " << r.out);
   INFO("stderr: " << r.err);
   REQUIRE(r.exit_code == 0);
@@ -194,7 +197,7 @@ namespace {
 
 /// Runs the pixel-removal metric of all nine methods at once: one line per method.
 void check_all_methods(const tiny_setup& s) {
-  const auto r = test::run_cli(s.dir, s.metrics("all", "--grid 2 --images 1 --gallery 1 --pixel-removal --rise-masks 20"));
+  const auto r = test::run_cli(s.dir, s.metrics("all", "--grid 2 --images 1 --gallery 1 --pixel-removal --rise-masks 4 --intgrad-steps 2"));
   INFO("stdout: " << r.out);
   INFO("stderr: " << r.err);
   REQUIRE(r.exit_code == 0);

@@ -73,7 +73,9 @@ TEST_CASE("one epoch of train matches torch.optim.Adam and SGD step for step", "
 
 TEST_CASE("a resumed run ends with the weights of an uninterrupted one", "[cli][train][checkpoint][slow]") {
   test::scratch_dir dir;
-  const std::string flags = " --data " + cifar48 + " --limit-train 24 --limit-test 10 --batch 4 --virtual-batch 8 --seed 5 ";
+  // 2 optimiser steps per epoch, each of 2 mini-batches of 2 images: the resumed run must continue
+  // with Adam's moments and step count, and with the second epoch's shuffle and augmentation.
+  const std::string flags = " --data " + cifar48 + " --limit-train 8 --limit-test 2 --batch 2 --virtual-batch 4 --seed 5 ";
   REQUIRE(test::run_cli(dir, "train" + flags + "--epochs 2 --out " + dir / "full.safetensors").exit_code == 0);
   const auto first = test::run_cli(dir, "train" + flags + "--epochs 1 --checkpoint-dir " + dir / "ck" + " --out " + dir / "half.safetensors");
   REQUIRE(first.exit_code == 0);
@@ -87,7 +89,8 @@ TEST_CASE("a resumed run ends with the weights of an uninterrupted one", "[cli][
 
 namespace {
 
-const std::string bad_checkpoint_flags = " --data " + cifar48 + " --limit-train 8 --limit-test 10 --batch 4 --virtual-batch 4 ";
+// The smallest run that writes a checkpoint: one step of 2 images; the errors come from loading it.
+const std::string bad_checkpoint_flags = " --data " + cifar48 + " --limit-train 2 --limit-test 1 --batch 2 --virtual-batch 2 ";
 
 /// The checkpoint of a one-epoch run, trained once for all sections of the test below (Catch runs
 /// the test body again for each section).
