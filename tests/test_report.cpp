@@ -10,16 +10,12 @@
 #include <vector>
 
 #include "report/report.hpp"
+#include "support/text.hpp"
 
 using namespace coda::report;
+using coda::test::occurrences;
 
 namespace {
-
-std::size_t count(const std::string& text, const std::string& part) {
-  std::size_t n = 0;
-  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++n;
-  return n;
-}
 
 /// A gallery picture: a grey image and a map from -1 to 1.
 gallery_entry picture(const std::string& method, long image, int label) {
@@ -62,44 +58,44 @@ TEST_CASE("report: one HTML5 document with the settings and one section per part
   for (const char* tag : {"html", "head", "body", "style", "title", "header", "section", "table", "svg", "figure"}) {
     INFO(tag);
     const std::string t(tag);
-    CHECK(count(html, "<" + t + ">") + count(html, "<" + t + " ") == count(html, "</" + t + ">"));
+    CHECK(occurrences(html, "<" + t + ">") + occurrences(html, "<" + t + " ") == occurrences(html, "</" + t + ">"));
   }
   for (const char* id : {"localisation", "pixel-removal", "paper", "gallery"})
-    CHECK(count(html, "<section id=\"" + std::string(id) + "\">") == 1);
-  CHECK(count(html, "<dt>seed</dt><dd>7</dd>") == 1);
-  CHECK(count(html, "<dt>grid</dt><dd>2&times;2</dd>") == 1);
+    CHECK(occurrences(html, "<section id=\"" + std::string(id) + "\">") == 1);
+  CHECK(occurrences(html, "<dt>seed</dt><dd>7</dd>") == 1);
+  CHECK(occurrences(html, "<dt>grid</dt><dd>2&times;2</dd>") == 1);
 }
 
 TEST_CASE("report: one SVG plot per metric computed, none for a metric left out", "[report]") {
   auto r = small_report();
   const std::string both = render_html(r);
-  CHECK(count(both, "<svg ") == 2);
-  CHECK(count(both, "<title>Localisation scores per method</title>") == 1);
-  CHECK(count(both, "<title>Pixel-removal curves per method</title>") == 1);
+  CHECK(occurrences(both, "<svg ") == 2);
+  CHECK(occurrences(both, "<title>Localisation scores per method</title>") == 1);
+  CHECK(occurrences(both, "<title>Pixel-removal curves per method</title>") == 1);
   // Both curves of each method are drawn.
-  CHECK(count(both, "<polyline ") == 2 * r.removal.size());
+  CHECK(occurrences(both, "<polyline ") == 2 * r.removal.size());
 
   r.removal.clear();
   const std::string localisation_only = render_html(r);
-  CHECK(count(localisation_only, "<svg ") == 1);
-  CHECK(count(localisation_only, "<section id=\"pixel-removal\">") == 0);
+  CHECK(occurrences(localisation_only, "<svg ") == 1);
+  CHECK(occurrences(localisation_only, "<section id=\"pixel-removal\">") == 0);
 
   r.localisation.clear();
   r.gallery.clear();
   const std::string neither = render_html(r);
-  CHECK(count(neither, "<svg ") == 0);
-  CHECK(count(neither, "<section id=\"gallery\">") == 0);
-  CHECK(count(neither, "<section id=\"paper\">") == 1);
+  CHECK(occurrences(neither, "<svg ") == 0);
+  CHECK(occurrences(neither, "<section id=\"gallery\">") == 0);
+  CHECK(occurrences(neither, "<section id=\"paper\">") == 1);
 }
 
 TEST_CASE("report: names from the command line are escaped", "[report]") {
   auto r = small_report();
   r.data = "<script>alert('x')</script>";
   const std::string html = render_html(r);
-  CHECK(count(html, "models/&lt;tiny&gt; &amp; &quot;fast&quot;.safetensors") == 1);
-  CHECK(count(html, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") == 1);
-  CHECK(count(html, "<tiny>") == 0);
-  CHECK(count(html, "<script") == 0);
+  CHECK(occurrences(html, "models/&lt;tiny&gt; &amp; &quot;fast&quot;.safetensors") == 1);
+  CHECK(occurrences(html, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") == 1);
+  CHECK(occurrences(html, "<tiny>") == 0);
+  CHECK(occurrences(html, "<script") == 0);
 }
 
 TEST_CASE("report: one PNG data URI per gallery picture, a dash for a malformed entry", "[report]") {
@@ -108,11 +104,11 @@ TEST_CASE("report: one PNG data URI per gallery picture, a dash for a malformed 
   const std::string dash = "<td>&mdash;</td>";  // also in the table of published values
   const std::string html = render_html(r);
   // Two input images and four maps.
-  CHECK(count(html, uri) == 2 + r.gallery.size());
+  CHECK(occurrences(html, uri) == 2 + r.gallery.size());
   r.gallery.back().map.resize(10);
   const std::string malformed = render_html(r);
-  CHECK(count(malformed, uri) == 2 + r.gallery.size() - 1);
-  CHECK(count(malformed, dash) == count(html, dash) + 1);
+  CHECK(occurrences(malformed, uri) == 2 + r.gallery.size() - 1);
+  CHECK(occurrences(malformed, dash) == occurrences(html, dash) + 1);
 }
 
 TEST_CASE("report: each method has one palette colour, its own, in every table and plot", "[report]") {
@@ -128,7 +124,7 @@ TEST_CASE("report: each method has one palette colour, its own, in every table a
     const std::string colour = *colours.at(method).begin();
     distinct.insert(colour);
     // The plots draw the method in the same colour: its pixel-removal curves at least.
-    CHECK(count(html, "<polyline fill=\"none\" stroke=\"" + colour + "\"") >= 2);
+    CHECK(occurrences(html, "<polyline fill=\"none\" stroke=\"" + colour + "\"") >= 2);
   }
   CHECK(distinct.size() == 3);
   // A name outside the library's methods gets the neutral grey.

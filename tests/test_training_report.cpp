@@ -7,16 +7,12 @@
 #include <vector>
 
 #include "report/training_report.hpp"
+#include "support/text.hpp"
 
 using namespace coda::report;
+using coda::test::occurrences;
 
 namespace {
-
-std::size_t count(const std::string& text, const std::string& part) {
-  std::size_t n = 0;
-  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++n;
-  return n;
-}
 
 explained_image explained(long index, int label, int predicted) {
   std::vector<float> map(32 * 32);
@@ -59,18 +55,18 @@ TEST_CASE("training report: the time left is the epochs left at the mean epoch t
 
 TEST_CASE("training report: two plots with a dot per epoch and series, and the epochs' table", "[report][training]") {
   const std::string html = render_training_html(three_epochs());
-  CHECK(count(html, "<svg") == 2);
-  CHECK(count(html, "<polyline") == 3);  // loss; training and test accuracy
-  CHECK(count(html, "<circle") == 3 * 3);
+  CHECK(occurrences(html, "<svg") == 2);
+  CHECK(occurrences(html, "<polyline") == 3);  // loss; training and test accuracy
+  CHECK(occurrences(html, "<circle") == 3 * 3);
   CHECK(html.find("<td>2</td><td>0.7000</td><td>45.00%</td><td>50.00%</td>") != std::string::npos);
 }
 
 TEST_CASE("training report: an image and a map per explained image", "[report][training]") {
   training_report r = three_epochs();
-  CHECK(count(render_training_html(r), "data:image/png;base64,") == 4);
+  CHECK(occurrences(render_training_html(r), "data:image/png;base64,") == 4);
   CHECK(render_training_html(r).find("predicted automobile") != std::string::npos);
   r.explanations[1].map.resize(5);  // malformed: left out, not drawn from garbage
-  CHECK(count(render_training_html(r), "data:image/png;base64,") == 2);
+  CHECK(occurrences(render_training_html(r), "data:image/png;base64,") == 2);
 }
 
 TEST_CASE("training report: before the first epoch it says so", "[report][training]") {
@@ -79,6 +75,6 @@ TEST_CASE("training report: before the first epoch it says so", "[report][traini
   r.explanations.clear();
   const std::string html = render_training_html(r);
   CHECK(html.find("No epoch has finished yet.") != std::string::npos);
-  CHECK(count(html, "<svg") == 0);
+  CHECK(occurrences(html, "<svg") == 0);
   CHECK(html.find("epoch 0 of 10") != std::string::npos);
 }

@@ -28,8 +28,10 @@
 #include "coda/io/model_file.hpp"
 #include "support/cli_runner.hpp"
 #include "support/fixtures.hpp"
+#include "support/text.hpp"
 
 using namespace coda;
+using test::lines_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -142,13 +144,6 @@ run_result run_program(const std::vector<std::string>& args, const fs::path& dir
   r.out = test::read_text(out_path);
   r.err = test::read_text(err_path);
   return r;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream s(text);
-  for (std::string l; std::getline(s, l);) lines.push_back(l);
-  return lines;
 }
 
 /// Files whose name holds ".tmp." anywhere under `dir`: the leftovers of an interrupted atomic write.

@@ -15,12 +15,14 @@
 #include "coda/attribution/methods.hpp"
 #include "command_table.hpp"
 #include "support/cli_runner.hpp"
+#include "support/text.hpp"
 
 using namespace coda;
 using cifar::command_info;
 using cifar::command_table;
 using cifar::flag_info;
 using test::expect_one_error;
+using test::lines_of;
 
 namespace {
 
@@ -42,13 +44,6 @@ std::set<std::string> table_flags(const command_info& command) {
   std::set<std::string> names;
   for (const auto& f : command.flags) names.insert(f.name);
   return names;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  return lines;
 }
 
 /// The help line of `flag`: the one that starts with it.

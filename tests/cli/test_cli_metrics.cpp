@@ -37,8 +37,10 @@
 #include "coda/io/safetensors.hpp"
 #include "support/cli_runner.hpp"
 #include "support/fixtures.hpp"
+#include "support/text.hpp"
 
 using namespace coda;
+using test::lines_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -112,13 +114,6 @@ struct tiny_setup {
 const tiny_setup& setup() {
   static const tiny_setup s;
   return s;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream s(text);
-  for (std::string l; std::getline(s, l);) lines.push_back(l);
-  return lines;
 }
 
 /// The two numbers of the stdout lines "<metric> <method>: <a> X <b> Y", each in [0, 1], by method.
