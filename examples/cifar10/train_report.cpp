@@ -8,6 +8,18 @@
 
 namespace cifar {
 
+namespace {
+
+/// Appends an epoch's row, dropping rows of that epoch and later ones (a run killed after logging
+/// an epoch and before its checkpoint repeats it).
+void put_epoch(std::vector<coda::report::epoch_row>& history, const coda::report::epoch_row& row) {
+  history.erase(std::remove_if(history.begin(), history.end(), [&](const auto& old) { return old.epoch >= row.epoch; }),
+                history.end());
+  history.push_back(row);
+}
+
+}  // namespace
+
 std::vector<coda::report::epoch_row> read_log_history(const std::string& log) {
   std::vector<coda::report::epoch_row> rows;
   std::ifstream in(log);
@@ -17,8 +29,7 @@ std::vector<coda::report::epoch_row> read_log_history(const std::string& log) {
     if (std::sscanf(line.c_str(), "%ld,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.loss, &r.train_accuracy, &r.test_accuracy, &r.lr,
                     &r.seconds) != 6)
       continue;  // the header, or a line cut short by a crash
-    rows.erase(std::remove_if(rows.begin(), rows.end(), [&](const auto& old) { return old.epoch >= r.epoch; }), rows.end());
-    rows.push_back(r);
+    put_epoch(rows, r);
   }
   return rows;
 }
@@ -29,9 +40,7 @@ void report_file::set_estimate(const std::string& text) {
 }
 
 void report_file::add_epoch(const coda::report::epoch_row& row, std::vector<coda::report::explained_image> explanations) {
-  auto& h = report_.history;
-  h.erase(std::remove_if(h.begin(), h.end(), [&](const auto& old) { return old.epoch >= row.epoch; }), h.end());
-  h.push_back(row);
+  put_epoch(report_.history, row);
   report_.explanations = std::move(explanations);
   write();
 }
