@@ -15,6 +15,8 @@ namespace {
 
 using coda::index_t;
 using T = float;
+/// Images per training backward, as coda::trainer records them (coda::trainer::chunk).
+constexpr index_t train_images = 4;
 
 struct layer_shape {
   const char* name;
@@ -32,20 +34,20 @@ const layer_shape shapes[] = {
 
 /// A random layer (tests/support/random_layer.hpp) with its forward record and gradient buffers.
 struct layer_data : coda::test::random_layer<T> {
-  std::vector<T> y, z, t, d, n2, scale, grad_out, grad_in, ga, gb, gbias, sums;
+  std::vector<T> y, z, t, gz, d, n2, scale, grad_out, grad_in, ga, gb, gbias, sums;
   coda::arena<T> scratch;
 
   explicit layer_data(const coda::kernels::dau_dims& dims) : random_layer(dims, 7) {
     const index_t O = g.c_out, R = g.rank, P = g.positions();
-    y.resize(O * P), z.resize(R * P), t.resize(O * R * P), d.resize(O * P), n2.resize(O * P), scale.resize(O * P);
+    y.resize(O * P), z.resize(R * P), t.resize(O * R * P), gz.resize(O * R * P), d.resize(O * P), n2.resize(O * P), scale.resize(O * P);
     grad_out.assign(10 * O * P, 0.01f), grad_in.resize(10 * g.conv.image_size());
     ga.resize(a.size()), gb.resize(b.size()), gbias.resize(bias.size());
     sums.resize(coda::kernels::dau_batch_sums<T>::size(O, R));
-    scratch.reserve(std::max({coda::kernels::dau_forward_scratch<T>(g, true, true), coda::kernels::dau_train_backward_scratch<T>(g),
+    scratch.reserve(std::max({coda::kernels::dau_forward_scratch<T>(g, true, true), coda::kernels::dau_train_backward_scratch<T>(g, train_images),
                               coda::kernels::dau_explain_scratch<T>(g)}));
     coda::kernels::dau_forward<coda::squash>(g, weights(), x.data(), y.data(), state(), scratch);
   }
-  coda::kernels::dau_state<T> state() { return {z.data(), t.data(), d.data(), n2.data(), scale.data()}; }
+  coda::kernels::dau_state<T> state() { return {z.data(), t.data(), gz.data(), d.data(), n2.data(), scale.data()}; }
 };
 
 // Multiply-adds of each kernel, as the algorithm in coda/kernels/dau_fast.hpp performs them.
@@ -55,7 +57,7 @@ double forward_flops(const coda::kernels::dau_dims& g) {
 }
 double train_backward_flops(const coda::kernels::dau_dims& g) {
   const double J = g.patch_size(), O = g.c_out, R = g.rank, P = g.positions();
-  return 2 * P * (2 * O * R * R + O * R + 2 * J * O * R + 2 * J * O + 2 * R * J + 3 * O * R);
+  return 2 * P * (O * R * R + O * R + 2 * J * O * R + 2 * J * O + 2 * R * J + 4 * O * R);
 }
 double explain_flops(const coda::kernels::dau_dims& g, double seeds) {
   const double J = g.patch_size(), O = g.c_out, R = g.rank, P = g.positions();
@@ -77,17 +79,22 @@ void forward(benchmark::State& state, const layer_shape* s) {
   report(state, forward_flops(L.g));
 }
 
+// The training backward of one tape recording: the same image train_images times (the time is
+// that of all of them; items_per_second counts images).
 void train_backward(benchmark::State& state, const layer_shape* s) {
   layer_data L(s->dims);
+  std::vector<T> xs;
+  for (index_t n = 0; n < train_images; ++n) xs.insert(xs.end(), L.x.begin(), L.x.end());
   const coda::kernels::dau_param_grads<T> grads{L.ga.data(), L.gb.data(), L.gbias.data()};
   const index_t O = L.g.c_out, R = L.g.rank;
   const coda::kernels::dau_batch_sums<T> sums{L.sums.data(), L.sums.data() + O * R * R, L.sums.data() + O * R * R + O * R};
   for (auto _ : state) {
-    coda::kernels::dau_train_backward<coda::squash>(L.g, L.weights(), L.x.data(), L.state(), L.grad_out.data(), L.grad_in.data(),
-                                                    &grads, &sums, L.scratch);
+    coda::kernels::dau_train_backward<coda::squash>(L.g, L.weights(), train_images, xs.data(), [&](index_t) { return L.state(); },
+                                                    L.grad_out.data(), L.grad_in.data(), &grads, &sums, L.scratch);
     benchmark::DoNotOptimize(L.grad_in.data());
   }
-  report(state, train_backward_flops(L.g));
+  state.SetItemsProcessed(state.iterations() * train_images);
+  report(state, train_images * train_backward_flops(L.g));
 }
 
 void explain_all_classes(benchmark::State& state, const layer_shape* s) {

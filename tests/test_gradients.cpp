@@ -77,18 +77,19 @@ struct layer_params : test::random_layer<T> {
 /// Per-image buffers of a train-mode forward record.
 template <class T>
 struct train_record {
-  std::vector<T> z, t, d, n2, scale;
+  std::vector<T> z, t, gz, d, n2, scale;
   explicit train_record(const kernels::dau_dims& g)
       : z(static_cast<std::size_t>(g.rank * g.positions())),
         t(static_cast<std::size_t>(g.c_out * g.rank * g.positions())),
+        gz(t.size()),
         d(static_cast<std::size_t>(g.output_size())),
         n2(d.size()),
         scale(d.size()) {}
-  kernels::dau_state<T> state() { return {z.data(), t.data(), d.data(), n2.data(), scale.data()}; }
+  kernels::dau_state<T> state() { return {z.data(), t.data(), gz.data(), d.data(), n2.data(), scale.data()}; }
 };
 
 /// Gradients of one layer (input of every image, then A, B, b) computed with the fast kernels the
-/// way the tape's rule does: forward per image, train backward per image into shared batch sums,
+/// way the tape's rule does: forward per image, train backward of the batch into shared batch sums,
 /// finish once per batch.
 template <class Norm, class T>
 struct fast_train_gradients {
@@ -111,21 +112,21 @@ struct fast_train_gradients {
     bias.assign(p.bias.size(), T(0));
     const kernels::dau_param_grads<T> grads{a.data(), b.data(), bias.data()};
     arena<T> bwd;
-    const std::size_t need = dau_backward_scratch<T>(g, backward_mode::train);
+    const std::size_t need = dau_backward_scratch<T>(g, backward_mode::train, batch);
     bwd.reserve(need);
     std::vector<T> sums_buffer(static_cast<std::size_t>(kernels::dau_batch_sums<T>::size(g.c_out, g.rank)), T(0));
     const kernels::dau_batch_sums<T> sums = dau_sums_at(g, sums_buffer.data(), 0);
-    for (index_t n = 0; n < batch; ++n)
-      kernels::dau_train_backward<Norm>(g, w, xs.data() + n * in, records[static_cast<std::size_t>(n)].state(),
-                                        grad_out.data() + n * out, x.data() + n * in, &grads, &sums, bwd);
+    const auto state_of = [&](index_t n) { return records[static_cast<std::size_t>(n)].state(); };
+    kernels::dau_train_backward<Norm>(g, w, batch, xs.data(), state_of, grad_out.data(), x.data(), &grads, &sums, bwd);
     kernels::finish_dau_param_grads(g, w, sums, grads, bwd);
     CHECK(bwd.peak() <= need);
 
-    // The input gradient must not depend on whether parameter gradients were asked for.
+    // The input gradient must not depend on whether parameter gradients were asked for, nor on
+    // which images share a product with it (one image at a time here).
     std::vector<T> x_only(xs.size(), T(-7));
     for (index_t n = 0; n < batch; ++n)
-      kernels::dau_train_backward<Norm>(g, w, xs.data() + n * in, records[static_cast<std::size_t>(n)].state(),
-                                        grad_out.data() + n * out, x_only.data() + n * in, static_cast<const kernels::dau_param_grads<T>*>(nullptr),
+      kernels::dau_train_backward<Norm>(g, w, 1, xs.data() + n * in, [&](index_t) { return state_of(n); }, grad_out.data() + n * out,
+                                        x_only.data() + n * in, static_cast<const kernels::dau_param_grads<T>*>(nullptr),
                                         static_cast<const kernels::dau_batch_sums<T>*>(nullptr), bwd);
     CHECK(test::relative_error(x_only.data(), x.data(), x.size()) == 0.0);
   }
@@ -202,7 +203,7 @@ void check_frozen_rule(const kernels::dau_dims& g, index_t seeds, unsigned seed)
   s.z = z.data();
   s.scale = scale.data();
   arena<double> mem;
-  const std::size_t need = dau_backward_scratch<double>(g, backward_mode::frozen);
+  const std::size_t need = dau_backward_scratch<double>(g, backward_mode::frozen, 1);
   mem.reserve(std::max(kernels::dau_forward_scratch<double>(g, true, false), need));
   kernels::dau_forward<Norm>(g, w, x0.data(), y.data(), s, mem);
   std::vector<double> g_in(static_cast<std::size_t>(seeds * in), 99.0);

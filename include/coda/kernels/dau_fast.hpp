@@ -17,6 +17,7 @@ template <class T>
 struct dau_state {
   T* z = nullptr;      ///< [R][P]    low-rank codes
   T* t = nullptr;      ///< [O*R][P]  B_o^T x_q
+  T* gz = nullptr;     ///< [O*R][P]  G_o z_q (saved with t: the training backward needs both)
   T* d = nullptr;      ///< [O][P]    w.x
   T* n2 = nullptr;     ///< [O][P]    |w|^2
   T* scale = nullptr;  ///< [O][P]    Norm::scale(n2)
@@ -30,9 +31,9 @@ constexpr std::size_t dau_forward_scratch(const dau_dims& g, bool saves_z, bool 
   using coda::detail::aligned_count;
   const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank;
   const index_t pt = std::min(dau_position_tile, P);
-  std::size_t s = aligned_count<T>(J * P) + 2 * aligned_count<T>(O * pt) + aligned_count<T>(O * R * pt);
+  std::size_t s = aligned_count<T>(J * P) + 2 * aligned_count<T>(O * pt);
   if (!saves_z) s += aligned_count<T>(R * P);
-  if (!saves_t) s += aligned_count<T>(O * R * pt);
+  if (!saves_t) s += 2 * aligned_count<T>(O * R * pt);
   return s + std::max({gemm_packed_a_scratch<T>(P, J), gemm_packed_a_scratch<T>(pt, J), gemm_packed_a_scratch<T>(pt, R)});
 }
 
@@ -48,7 +49,7 @@ void dau_forward(const dau_dims& g, const dau_weights<T>& p, const T* x, T* y, c
   gemm_packed_a<T>(R, P, J, p.packed_a, row_major(cols, P), z, P, false, scratch);
 
   T* t_tile = save.t ? nullptr : scratch.allocate(O * R * pt);
-  T* gz = scratch.allocate(O * R * pt);
+  T* gz_tile = save.gz ? nullptr : scratch.allocate(O * R * pt);
   T* bx = scratch.allocate(O * pt);
   T* gbz = scratch.allocate(O * pt);
   for (index_t q0 = 0; q0 < P; q0 += pt) {
@@ -56,9 +57,11 @@ void dau_forward(const dau_dims& g, const dau_weights<T>& p, const T* x, T* y, c
     const matrix_ref<T> cols_tile{cols + q0, P, 1}, z_tile{z + q0, P, 1};
     T* t = save.t ? save.t + q0 : t_tile;
     const index_t ldt = save.t ? P : pt;
+    T* gz = save.gz ? save.gz + q0 : gz_tile;
+    const index_t ldg = save.gz ? P : pt;
     gemm_packed_a<T>(O * R, nq, J, p.packed_bt, cols_tile, t, ldt, false, scratch);
     gemm_packed_a<T>(O, nq, J, p.packed_bias_t, cols_tile, bx, pt, false, scratch);
-    gemm_packed_a<T>(O * R, nq, R, p.packed_gram, z_tile, gz, pt, false, scratch);
+    gemm_packed_a<T>(O * R, nq, R, p.packed_gram, z_tile, gz, ldg, false, scratch);
     gemm_packed_a<T>(O, nq, R, p.packed_gram_bias, z_tile, gbz, pt, false, scratch);
     for (index_t o = 0; o < O; ++o) {
       T d[dau_position_tile], n2[dau_position_tile];
@@ -69,7 +72,7 @@ void dau_forward(const dau_dims& g, const dau_weights<T>& p, const T* x, T* y, c
       for (index_t r = 0; r < R; ++r) {
         const T* zr = z + r * P + q0;
         const T* tr = t + (o * R + r) * ldt;
-        const T* gr = gz + (o * R + r) * pt;
+        const T* gr = gz + (o * R + r) * ldg;
         for (index_t q = 0; q < nq; ++q) {
           d[q] += zr[q] * tr[q];
           n2[q] += zr[q] * gr[q];
@@ -147,77 +150,104 @@ struct dau_batch_sums {
   static constexpr index_t size(index_t c_out, index_t rank) { return c_out * rank * rank + c_out * rank + c_out; }
 };
 
-template <class T>
-constexpr std::size_t dau_train_backward_scratch(const dau_dims& g) {
-  using coda::detail::aligned_count;
-  const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank;
-  const std::size_t buffers = 2 * aligned_count<T>(J * P) + 2 * aligned_count<T>(O * R * P) + 2 * aligned_count<T>(O * P) +
-                              aligned_count<T>(R * P);
-  const std::size_t g1 = std::max({gemm_scratch<T>(R, P, O * R), gemm_scratch<T>(R, P, O), gemm_scratch<T>(J, O * R, P),
-                                   gemm_scratch<T>(J, O, P)});
-  const std::size_t g2 = std::max({gemm_scratch<T>(O * R, R, P), gemm_scratch<T>(R, J, P), gemm_scratch<T>(J, P, O * R),
-                                   gemm_scratch<T>(J, P, O), gemm_scratch<T>(J, P, R)});
-  return buffers + std::max(g1, g2);
+/// Images whose positions the training backward puts side by side in one product, so that the
+/// sums over positions (the parameter gradients) run over at least 256 columns: with the 8x8
+/// layers' 64 positions per image, one image at a time left the micro-kernel short K loops and
+/// streamed the whole gradient of B through memory once per image.
+constexpr index_t dau_backward_images(const dau_dims& g, index_t batch) {
+  return std::max<index_t>(1, std::min(batch, 256 / g.positions()));
 }
 
-/// Backward of one image with the dynamic weights differentiated. With
+template <class T>
+constexpr std::size_t dau_train_backward_scratch(const dau_dims& g, index_t batch = 1) {
+  using coda::detail::aligned_count;
+  const index_t J = g.patch_size(), O = g.c_out, R = g.rank, NP = dau_backward_images(g, batch) * g.positions();
+  const std::size_t buffers = 2 * aligned_count<T>(J * NP) + 2 * aligned_count<T>(O * R * NP) + 2 * aligned_count<T>(O * NP) +
+                              2 * aligned_count<T>(R * NP);
+  const std::size_t products = std::max({gemm_scratch<T>(R, NP, O), gemm_scratch<T>(J, O * R, NP), gemm_scratch<T>(J, O, NP),
+                                         gemm_scratch<T>(R, J, NP), gemm_scratch<T>(O * R, R, NP), gemm_packed_a_scratch<T>(NP, O * R),
+                                         gemm_scratch<T>(J, NP, O), gemm_scratch<T>(J, NP, R)});
+  return buffers + products;
+}
+
+/// Backward of `batch` images with the dynamic weights differentiated. With
 ///   alpha_{o,q} = g scale(n2),  beta_{o,q} = 2 g d scale'(n2),  so that dL/dw_o = alpha x + beta w_o,
-/// every term is a GEMM over (alpha (x) z) or (beta (x) z) and nothing of size O*J per position is
-/// formed. Writes grad_in (when not null); accumulates into `grads` and `sums` (when not null;
-/// finish_dau_param_grads() completes them once per batch).
-template <class Norm, class T>
-void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, const T* x, const dau_state<T>& s, const T* grad_out,
-                        T* grad_in, const dau_param_grads<T>* grads, const dau_batch_sums<T>* sums, arena<T>& scratch) {
-  const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank;
-  scratch_scope<T> scope(scratch);
-  T* cols = scratch.allocate(J * P);
-  T* alpha = scratch.allocate(O * P);
-  T* beta = scratch.allocate(O * P);
-  T* alpha_z = scratch.allocate(O * R * P);
-  T* beta_z = scratch.allocate(O * R * P);
-  T* gz = scratch.allocate(R * P);
-  im2col(g.conv, x, cols, P, 0, P);
-  for (index_t i = 0; i < O * P; ++i) {
-    alpha[i] = grad_out[i] * s.scale[i];
-    beta[i] = T(2) * grad_out[i] * s.d[i] * Norm::dscale(s.n2[i]);
-  }
-  std::fill(gz, gz + R * P, T(0));
-  for (index_t o = 0; o < O; ++o)
-    for (index_t r = 0; r < R; ++r) {
-      const T* zr = s.z + r * P;
-      const T* tr = s.t + (o * R + r) * P;
-      const T* ao = alpha + o * P;
-      const T* bo = beta + o * P;
-      T* az = alpha_z + (o * R + r) * P;
-      T* bz = beta_z + (o * R + r) * P;
-      T* gzr = gz + r * P;
-      for (index_t q = 0; q < P; ++q) {
-        az[q] = ao[q] * zr[q];
-        bz[q] = bo[q] * zr[q];
-        gzr[q] += ao[q] * tr[q];
+/// every term is a product over (alpha (x) z) or (beta (x) z) and nothing of size O*J per position is
+/// formed; dL/dz gets sum_o beta_o G_o z from the G z the forward pass saved. Images are taken
+/// dau_backward_images() at a time, their positions side by side. x is [batch][C_in][H][W],
+/// state_of(n) image n's record, grad_out [batch][O][P]. Writes grad_in [batch][C_in][H][W] (when
+/// not null); accumulates into `grads` and `sums` (when not null; finish_dau_param_grads()
+/// completes them once per optimiser step).
+template <class Norm, class T, class StateOf>
+void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batch, const T* x, StateOf&& state_of,
+                        const T* grad_out, T* grad_in, const dau_param_grads<T>* grads, const dau_batch_sums<T>* sums,
+                        arena<T>& scratch) {
+  const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank, in_size = g.conv.image_size();
+  const index_t group = dau_backward_images(g, batch);
+  for (index_t n0 = 0; n0 < batch; n0 += group) {
+    const index_t nb = std::min(group, batch - n0), NP = nb * P;
+    scratch_scope<T> scope(scratch);
+    T* cols = scratch.allocate(J * NP);
+    T* alpha = scratch.allocate(O * NP);
+    T* beta = scratch.allocate(O * NP);
+    T* alpha_z = scratch.allocate(O * R * NP);
+    T* beta_z = scratch.allocate(O * R * NP);
+    T* z = scratch.allocate(R * NP);
+    T* gz = scratch.allocate(R * NP);
+    std::fill(gz, gz + R * NP, T(0));
+    for (index_t k = 0; k < nb; ++k) {
+      const dau_state<T> s = state_of(n0 + k);
+      const T* go = grad_out + (n0 + k) * O * P;
+      const index_t at = k * P;  // this image's first column
+      im2col(g.conv, x + (n0 + k) * in_size, cols + at, NP, 0, P);
+      for (index_t o = 0; o < O; ++o)
+        for (index_t q = 0; q < P; ++q) {
+          const index_t i = o * P + q;
+          alpha[o * NP + at + q] = go[i] * s.scale[i];
+          beta[o * NP + at + q] = T(2) * go[i] * s.d[i] * Norm::dscale(s.n2[i]);
+        }
+      for (index_t r = 0; r < R; ++r) std::copy(s.z + r * P, s.z + (r + 1) * P, z + r * NP + at);
+      for (index_t o = 0; o < O; ++o)
+        for (index_t r = 0; r < R; ++r) {
+          const T* zr = s.z + r * P;
+          const T* tr = s.t + (o * R + r) * P;
+          const T* gr = s.gz + (o * R + r) * P;
+          const T* ao = alpha + o * NP + at;
+          const T* bo = beta + o * NP + at;
+          T* az = alpha_z + (o * R + r) * NP + at;
+          T* bz = beta_z + (o * R + r) * NP + at;
+          T* gzr = gz + r * NP + at;
+          for (index_t q = 0; q < P; ++q) {
+            az[q] = ao[q] * zr[q];
+            bz[q] = bo[q] * zr[q];
+            gzr[q] += ao[q] * tr[q] + bo[q] * gr[q];
+          }
+        }
+    }
+    // dL/dz += sum_o beta_o B_o^T b_o.
+    gemm<T>(R, NP, O, transposed(p.gram_bias, R), row_major(beta, NP), gz, NP, true, scratch);
+    if (grads) {
+      gemm<T>(J, O * R, NP, row_major(cols, NP), transposed(alpha_z, NP), grads->b, O * R, true, scratch);
+      gemm<T>(J, O, NP, row_major(cols, NP), transposed(alpha, NP), grads->bias, O, true, scratch);
+      gemm<T>(R, J, NP, row_major(gz, NP), transposed(cols, NP), grads->a, J, true, scratch);
+      gemm<T>(O * R, R, NP, row_major(beta_z, NP), transposed(z, NP), sums->s_mat, R, true, scratch);
+      for (index_t i = 0; i < O * R; ++i)
+        for (index_t q = 0; q < NP; ++q) sums->s_vec[i] += beta_z[i * NP + q];
+      for (index_t o = 0; o < O; ++o)
+        for (index_t q = 0; q < NP; ++q) sums->beta_sum[o] += beta[o * NP + q];
+    }
+    if (grad_in) {
+      // dL/dpatch = sum_o alpha_o w_o + A^T dL/dz = B (alpha (x) z) + b alpha + A^T dL/dz.
+      T* gcols = scratch.allocate(J * NP);
+      gemm_packed_a<T>(J, NP, O * R, p.packed_b, row_major(alpha_z, NP), gcols, NP, false, scratch);
+      gemm<T>(J, NP, O, row_major(p.bias, O), row_major(alpha, NP), gcols, NP, true, scratch);
+      gemm<T>(J, NP, R, transposed(p.a, J), row_major(gz, NP), gcols, NP, true, scratch);
+      for (index_t k = 0; k < nb; ++k) {
+        T* image = grad_in + (n0 + k) * in_size;
+        std::fill(image, image + in_size, T(0));
+        col2im_add(g.conv, gcols + k * P, NP, 0, P, image);
       }
     }
-  // dL/dz += sum_o beta_o (G_o z + B_o^T b_o); G_o is symmetric, so G read transposed is G.
-  gemm<T>(R, P, O * R, transposed(p.gram, R), row_major(beta_z, P), gz, P, true, scratch);
-  gemm<T>(R, P, O, transposed(p.gram_bias, R), row_major(beta, P), gz, P, true, scratch);
-  if (grads) {
-    gemm<T>(J, O * R, P, row_major(cols, P), transposed(alpha_z, P), grads->b, O * R, true, scratch);
-    gemm<T>(J, O, P, row_major(cols, P), transposed(alpha, P), grads->bias, O, true, scratch);
-    gemm<T>(R, J, P, row_major(gz, P), transposed(cols, P), grads->a, J, true, scratch);
-    gemm<T>(O * R, R, P, row_major(beta_z, P), transposed(s.z, P), sums->s_mat, R, true, scratch);
-    for (index_t i = 0; i < O * R; ++i)
-      for (index_t q = 0; q < P; ++q) sums->s_vec[i] += beta_z[i * P + q];
-    for (index_t o = 0; o < O; ++o)
-      for (index_t q = 0; q < P; ++q) sums->beta_sum[o] += beta[o * P + q];
-  }
-  if (grad_in) {
-    // dL/dpatch = sum_o alpha_o w_o + A^T dL/dz = B (alpha (x) z) + b alpha + A^T dL/dz.
-    T* gcols = scratch.allocate(J * P);
-    gemm<T>(J, P, O * R, row_major(p.b, O * R), row_major(alpha_z, P), gcols, P, false, scratch);
-    gemm<T>(J, P, O, row_major(p.bias, O), row_major(alpha, P), gcols, P, true, scratch);
-    gemm<T>(J, P, R, transposed(p.a, J), row_major(gz, P), gcols, P, true, scratch);
-    std::fill(grad_in, grad_in + g.conv.image_size(), T(0));
-    col2im_add(g.conv, gcols, P, 0, P, grad_in);
   }
 }
 

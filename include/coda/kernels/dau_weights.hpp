@@ -7,8 +7,9 @@
 //   gram       [O][R][R]  G_o = B_o^T B_o         so that |w|^2 never needs w
 //   gram_bias  [O][R]     B_o^T b_o
 //   bias_norm2 [O]        |b_o|^2
-//   packed_*              the forward pass's GEMM operands B^T, b^T, A, G and B_o^T b_o, packed
-//                         once here in the micro-kernel's panel layout instead of in every call
+//   packed_*              the forward pass's GEMM operands B^T, b^T, A, G and B_o^T b_o, and the
+//                         training backward's B, packed once here in the micro-kernel's panel
+//                         layout instead of in every call
 //   frozen_*              B and b in the order the frozen (explanation) backward reads them
 #pragma once
 
@@ -42,6 +43,7 @@ struct dau_weights {
   const T* packed_a;          ///< A     [R x J]
   const T* packed_gram;       ///< G     [O*R x R]
   const T* packed_gram_bias;  ///< B^T b [O x R]
+  const T* packed_b;          ///< B     [J x O*R]
   const T* frozen_b;          ///< B as [J][O/8][R][8], O padded with zeros (simd::pack_frozen_weights)
   const T* frozen_bias;       ///< b as [J][O padded to 8]
 };
@@ -49,11 +51,11 @@ struct dau_weights {
 /// Offsets of the derived quantities of a layer within its block of derived data.
 template <class T>
 struct dau_derived_layout {
-  std::size_t gram, gram_bias, bias_norm2, packed_bt, packed_bias_t, packed_a, packed_gram, packed_gram_bias, frozen_b,
-      frozen_bias, size;
+  std::size_t gram, gram_bias, bias_norm2, packed_bt, packed_bias_t, packed_a, packed_gram, packed_gram_bias, packed_b,
+      frozen_b, frozen_bias, size;
 
   constexpr dau_derived_layout(index_t J, index_t O, index_t R) : gram(0), gram_bias(0), bias_norm2(0), packed_bt(0),
-        packed_bias_t(0), packed_a(0), packed_gram(0), packed_gram_bias(0), frozen_b(0), frozen_bias(0), size(0) {
+        packed_bias_t(0), packed_a(0), packed_gram(0), packed_gram_bias(0), packed_b(0), frozen_b(0), frozen_bias(0), size(0) {
     using coda::detail::aligned_count;
     std::size_t at = 0;
     const auto take = [&](std::size_t n) {
@@ -69,6 +71,7 @@ struct dau_derived_layout {
     packed_a = take(packed_a_size<T>(R, J));
     packed_gram = take(packed_a_size<T>(O * R, R));
     packed_gram_bias = take(packed_a_size<T>(O, R));
+    packed_b = take(packed_a_size<T>(J, O * R));
     frozen_b = take(static_cast<std::size_t>(J * simd::frozen_padded_channels(O) * R));
     frozen_bias = take(static_cast<std::size_t>(J * simd::frozen_padded_channels(O)));
     size = at;
@@ -76,7 +79,7 @@ struct dau_derived_layout {
 
   dau_weights<T> bind(const T* a, const T* b, const T* bias, const T* derived) const {
     return {a, b, bias, derived + gram, derived + gram_bias, derived + bias_norm2, derived + packed_bt, derived + packed_bias_t,
-            derived + packed_a, derived + packed_gram, derived + packed_gram_bias, derived + frozen_b, derived + frozen_bias};
+            derived + packed_a, derived + packed_gram, derived + packed_gram_bias, derived + packed_b, derived + frozen_b, derived + frozen_bias};
   }
 };
 
@@ -112,6 +115,7 @@ void compute_dau_derived(index_t J, index_t O, index_t R, const T* a, const T* b
   pack_a<T>(R, J, row_major(a, J), derived + at.packed_a);
   pack_a<T>(O * R, R, row_major(static_cast<const T*>(gram), R), derived + at.packed_gram);
   pack_a<T>(O, R, row_major(static_cast<const T*>(gram_bias), R), derived + at.packed_gram_bias);
+  pack_a<T>(J, O * R, row_major(b, O * R), derived + at.packed_b);
   simd::pack_frozen_weights<T>(J, O, R, b, bias, derived + at.frozen_b, derived + at.frozen_bias);
 }
 

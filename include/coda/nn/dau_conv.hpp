@@ -17,8 +17,8 @@ namespace coda {
 
 namespace detail {
 
-/// Per-image record of a DAU forward pass: z and scale for explanations; t, d and n2 as well for
-/// training. Sized per image so that batches are a multiple of it.
+/// Per-image record of a DAU forward pass: z and scale for explanations; t, G z, d and n2 as well
+/// for training. Sized per image so that batches are a multiple of it.
 template <class T>
 struct dau_record {
   static constexpr std::size_t size(const kernels::dau_dims& g, record_mode m) {
@@ -28,7 +28,7 @@ struct dau_record {
       case record_mode::none: return 0;
       case record_mode::explain: return aligned_count<T>(R * P) + aligned_count<T>(O * P);
       case record_mode::train:
-        return aligned_count<T>(R * P) + aligned_count<T>(O * R * P) + 3 * aligned_count<T>(O * P);
+        return aligned_count<T>(R * P) + 2 * aligned_count<T>(O * R * P) + 3 * aligned_count<T>(O * P);
     }
     return 0;
   }
@@ -42,7 +42,8 @@ struct dau_record {
     s.scale = s.z + aligned_count<T>(R * P);
     if (m == record_mode::train) {
       s.t = s.scale + aligned_count<T>(O * P);
-      s.d = s.t + aligned_count<T>(O * R * P);
+      s.gz = s.t + aligned_count<T>(O * R * P);
+      s.d = s.gz + aligned_count<T>(O * R * P);
       s.n2 = s.d + aligned_count<T>(O * P);
     }
     return s;
@@ -53,8 +54,8 @@ struct dau_record {
 
 /// Arena elements the DAU backward rule needs while it runs.
 template <class T>
-constexpr std::size_t dau_backward_scratch(const kernels::dau_dims& g, backward_mode m) {
-  return m == backward_mode::frozen ? kernels::dau_explain_scratch<T>(g) : kernels::dau_train_backward_scratch<T>(g);
+constexpr std::size_t dau_backward_scratch(const kernels::dau_dims& g, backward_mode m, index_t batch) {
+  return m == backward_mode::frozen ? kernels::dau_explain_scratch<T>(g) : kernels::dau_train_backward_scratch<T>(g, batch);
 }
 
 /// Where the parameter gradients and batch sums of a DAU layer sit in a gradient buffer.
@@ -140,10 +141,10 @@ struct dau_conv {
   static constexpr std::size_t forward_scratch(record_mode m) {
     return kernels::dau_forward_scratch<T>(dims<In>(), m != record_mode::none, m == record_mode::train);
   }
-  /// Arena elements a backward pass needs only while it runs.
+  /// Arena elements a backward pass over `batch` samples needs only while it runs.
   template <class In, class T>
-  static constexpr std::size_t backward_scratch(backward_mode m) {
-    return dau_backward_scratch<T>(dims<In>(), m);
+  static constexpr std::size_t backward_scratch(backward_mode m, index_t batch) {
+    return dau_backward_scratch<T>(dims<In>(), m, batch);
   }
 
   /// Forward over a batch; records on `t` according to its mode. `out` has batch * output size.
@@ -189,12 +190,9 @@ struct dau_conv {
     const bool params = args.mode == backward_mode::train && args.param_grad;
     const auto grads = params ? dau_grads_at<dau_conv>(args.param_grad, ParamOffset) : kernels::dau_param_grads<T>{};
     const auto sums = params ? dau_sums_at(g, args.param_grad, SumsOffset) : kernels::dau_batch_sums<T>{};
-    for (index_t n = 0; n < node.batch; ++n) {
-      const kernels::dau_state<T> s = detail::dau_record<T>::at(node.saved + n * per_image, g, node.recorded);
-      kernels::dau_train_backward<Norm>(g, weights, node.input + n * in_size, s, args.grad_out + n * out_size,
-                                        args.grad_in ? args.grad_in + n * in_size : nullptr, params ? &grads : nullptr,
-                                        params ? &sums : nullptr, mem);
-    }
+    const auto state_of = [&](index_t n) { return detail::dau_record<T>::at(node.saved + n * per_image, g, node.recorded); };
+    kernels::dau_train_backward<Norm>(g, weights, node.batch, node.input, state_of, args.grad_out, args.grad_in,
+                                      params ? &grads : nullptr, params ? &sums : nullptr, mem);
   }
 };
 

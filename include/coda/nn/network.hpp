@@ -70,6 +70,14 @@ constexpr void for_each_index(F&& f, std::index_sequence<I...>) {
   (f(std::integral_constant<std::size_t, I>{}), ...);
 }
 
+/// Runs g(i) for i in [0, count) in order: how a network refreshes its layers by default.
+struct in_order {
+  template <class G>
+  void operator()(index_t count, G&& g) const {
+    for (index_t i = 0; i < count; ++i) g(i);
+  }
+};
+
 }  // namespace detail
 
 template <class Scalar, class ImageShape, class... Layers>
@@ -153,7 +161,7 @@ class network {
           using In = layer_input_shape<i>;
           kept += aligned_count<Scalar>(batch * L::template output_shape<In>::size) + L::template recorded_size<In, Scalar>(batch, m);
           fwd_scratch = std::max(fwd_scratch, L::template forward_scratch<In, Scalar>(m));
-          bwd_scratch = std::max(bwd_scratch, L::template backward_scratch<In, Scalar>(bm));
+          bwd_scratch = std::max(bwd_scratch, L::template backward_scratch<In, Scalar>(bm, batch));
           largest_input = std::max(largest_input, L::template output_shape<In>::size);
         },
         std::make_index_sequence<depth>{});
@@ -224,10 +232,12 @@ class network {
   /// All parameters, flat, in state_dict order.
   const Scalar* parameters() const { return params_.data(); }
   /// Lets `f(Scalar* data, index_t count)` modify the parameters, then refreshes derived data.
-  template <class F>
-  void update_parameters(F&& f) {
+  /// `each_layer(depth, g)` calls g(i) once per layer i; the layers are independent, so a trainer
+  /// may spread them over its threads.
+  template <class F, class EachLayer = detail::in_order>
+  void update_parameters(F&& f, EachLayer&& each_layer = {}) {
     f(params_.data(), parameter_count);
-    refresh();
+    refresh(each_layer);
   }
 
   /// Records the forward pass of `batch` images ([batch][image_shape]) on `t`, in t's mode, and
@@ -284,25 +294,24 @@ class network {
         std::make_index_sequence<depth>{});
   }
 
-  void refresh() {
-    std::size_t scratch = 0;
-    detail::for_each_index(
-        [&](auto i) {
-          using L = layer<i>;
-          scratch = std::max(scratch, kernels::dau_derived_scratch<Scalar>(L::patch_size, L::c_out, L::rank));
-        },
-        std::make_index_sequence<depth>{});
-    arena<Scalar> mem;
-    mem.reserve(scratch);
-    Scalar* derived = derived_.data();
-    detail::for_each_index(
-        [&](auto i) {
-          using L = layer<i>;
-          const auto& w = weights_[i];
-          kernels::compute_dau_derived<Scalar>(L::patch_size, L::c_out, L::rank, w.a, w.b, w.bias, derived, mem);
-          derived += L::template derived_size<Scalar>;
-        },
-        std::make_index_sequence<depth>{});
+  template <class EachLayer = detail::in_order>
+  void refresh(EachLayer&& each_layer = {}) {
+    each_layer(index_t(depth), [&](index_t k) {
+      std::size_t derived = 0;
+      detail::for_each_index(
+          [&](auto i) {
+            using L = layer<i>;
+            if (index_t(i) == k) {
+              arena<Scalar> mem;
+              mem.reserve(kernels::dau_derived_scratch<Scalar>(L::patch_size, L::c_out, L::rank));
+              const auto& w = weights_[i];
+              kernels::compute_dau_derived<Scalar>(L::patch_size, L::c_out, L::rank, w.a, w.b, w.bias,
+                                                   derived_.data() + derived, mem);
+            }
+            derived += static_cast<std::size_t>(L::template derived_size<Scalar>);
+          },
+          std::make_index_sequence<depth>{});
+    });
   }
 
   coda::detail::aligned_vector<Scalar> params_;

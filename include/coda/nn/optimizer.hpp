@@ -23,6 +23,14 @@ inline double scheduled_lr(double base, double decay, index_t step, index_t epoc
   return base * std::pow(decay, -double(epoch / step));
 }
 
+/// Runs f(begin, end) once over [0, count): an optimiser step on one thread. A trainer passes its
+/// own splitter instead to update ranges of parameters on several threads; every element's update
+/// is independent of the others, so the split never changes the result.
+struct whole_range {
+  template <class F>
+  void operator()(std::size_t count, F&& f) const { f(std::size_t(0), count); }
+};
+
 template <class T>
 class adam {
  public:
@@ -32,7 +40,8 @@ class adam {
   explicit adam(index_t size) : exp_avg_(static_cast<std::size_t>(size), T(0)), exp_avg_sq_(exp_avg_.size(), T(0)) {}
 
   /// params -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps), as torch.optim.Adam.
-  void step(T* params, const T* grads, double lr) {
+  template <class Ranges = whole_range>
+  void step(T* params, const T* grads, double lr, Ranges&& ranges = {}) {
     ++steps_;
     const double bc1 = 1 - std::pow(beta1, double(steps_)), bc2 = 1 - std::pow(beta2, double(steps_));
     // (1 - beta) is formed in double, then rounded, as torch does with its Python-float alphas.
@@ -41,11 +50,13 @@ class adam {
     T* m = exp_avg_.data();
     T* v = exp_avg_sq_.data();
     // std::sqrt per element, as torch: Eigen's vectorised float sqrt is rsqrt + one Newton step.
-    for (std::size_t i = 0; i < exp_avg_.size(); ++i) {
-      m[i] = m[i] * b1 + grads[i] * c1;
-      v[i] = v[i] * b2 + grads[i] * grads[i] * c2;
-      params[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + e);
-    }
+    ranges(exp_avg_.size(), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) {
+        m[i] = m[i] * b1 + grads[i] * c1;
+        v[i] = v[i] * b2 + grads[i] * grads[i] * c2;
+        params[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + e);
+      }
+    });
   }
 
   std::int64_t steps() const { return steps_; }
@@ -70,14 +81,17 @@ class sgd {
   explicit sgd(index_t size) : buffer_(static_cast<std::size_t>(size), T(0)) {}
 
   /// b = g on the first step, b = momentum * b + g afterwards; params -= lr * b (torch.optim.SGD).
-  void step(T* params, const T* grads, double lr) {
+  template <class Ranges = whole_range>
+  void step(T* params, const T* grads, double lr, Ranges&& ranges = {}) {
     const bool first = steps_ == 0 || momentum == 0;
     const T mu = T(momentum), rate = T(lr);
     T* b = buffer_.data();
-    for (std::size_t i = 0; i < buffer_.size(); ++i) {
-      b[i] = first ? grads[i] : b[i] * mu + grads[i];
-      params[i] -= rate * b[i];
-    }
+    ranges(buffer_.size(), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) {
+        b[i] = first ? grads[i] : b[i] * mu + grads[i];
+        params[i] -= rate * b[i];
+      }
+    });
     ++steps_;
   }
 

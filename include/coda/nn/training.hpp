@@ -38,19 +38,23 @@ double accumulate_gradients(const Net& net, const typename Net::scalar_type* ima
 
 /// Completes a gradient buffer: applies (and zeroes) every DAU layer's batch sums, so that
 /// grad[0 .. parameter_count) is the gradient of everything accumulated since it was zeroed.
-template <class Net>
-void finish_gradients(const Net& net, typename Net::scalar_type* grad) {
+/// `each_layer(depth, g)` calls g(i) once per layer i (the layers are independent).
+template <class Net, class EachLayer = detail::in_order>
+void finish_gradients(const Net& net, typename Net::scalar_type* grad, EachLayer&& each_layer = {}) {
   using T = typename Net::scalar_type;
-  arena<T> scratch;
-  detail::for_each_index(
-      [&](auto i) {
-        using L = typename Net::template layer<i>;
-        constexpr kernels::dau_dims g = L::template dims<typename Net::template layer_input_shape<i>>();
-        scratch.reserve(kernels::finish_dau_param_grads_scratch<T>(g));
-        kernels::finish_dau_param_grads(g, net.layer_weights(i), dau_sums_at(g, grad, Net::template sums_offset<i>()),
-                                        dau_grads_at<L>(grad, Net::template parameter_offset<i>()), scratch);
-      },
-      std::make_index_sequence<Net::depth>{});
+  each_layer(index_t(Net::depth), [&](index_t k) {
+    detail::for_each_index(
+        [&](auto i) {
+          if (index_t(i) != k) return;
+          using L = typename Net::template layer<i>;
+          constexpr kernels::dau_dims g = L::template dims<typename Net::template layer_input_shape<i>>();
+          arena<T> scratch;
+          scratch.reserve(kernels::finish_dau_param_grads_scratch<T>(g));
+          kernels::finish_dau_param_grads(g, net.layer_weights(i), dau_sums_at(g, grad, Net::template sums_offset<i>()),
+                                          dau_grads_at<L>(grad, Net::template parameter_offset<i>()), scratch);
+        },
+        std::make_index_sequence<Net::depth>{});
+  });
 }
 
 struct training_settings {
@@ -72,8 +76,10 @@ template <class Net>
 class trainer {
  public:
   using T = typename Net::scalar_type;
-  /// Images per tape recording: the memory of a worker is that of `chunk` images.
-  static constexpr index_t chunk = 2;
+  /// Images per tape recording: the memory of a worker is that of `chunk` images. Four give both
+  /// workers of a 2-core machine one chunk of the paper's batch of 8, and the 8x8 layers'
+  /// parameter gradients products over 4 x 64 positions (kernels::dau_backward_images).
+  static constexpr index_t chunk = 4;
 
   trainer(Net& net, const training_settings& s) : net_(net), settings_(s) {
     CODA_REQUIRE(s.batch > 0 && s.virtual_batch >= s.batch && s.virtual_batch % s.batch == 0,
@@ -139,17 +145,30 @@ class trainer {
     coda::detail::aligned_vector<T> grad = coda::detail::aligned_vector<T>(Net::gradient_size, T(0));
   };
 
+  // The optimiser step on every worker: the gradient buffers are summed and zeroed, the batch
+  // sums applied, the parameters updated and the layers' derived data refreshed in pieces that
+  // are independent of each other, so the result is that of one thread, bit for bit.
   void step(index_t epoch) {
+    detail::thread_pool& pool = detail::pool();
+    const auto each_layer = [&](index_t count, auto&& g) { pool.run(count, [&](long i, int) { g(index_t(i)); }); };
+    const auto ranges = [&](std::size_t count, auto&& f) {
+      const std::size_t piece = (count / (4 * std::size_t(pool.workers())) / 64 + 1) * 64;  // whole cache lines
+      pool.run(long((count + piece - 1) / piece),
+               [&](long c, int) { f(std::size_t(c) * piece, std::min(count, std::size_t(c + 1) * piece)); });
+    };
     T* grad = workers_[0]->grad.data();
-    for (std::size_t w = 1; w < workers_.size(); ++w) {
-      T* other = workers_[w]->grad.data();
-      for (index_t i = 0; i < Net::gradient_size; ++i) grad[i] += other[i];
-      std::fill(other, other + Net::gradient_size, T(0));
-    }
-    finish_gradients(net_, grad);
+    ranges(std::size_t(Net::gradient_size), [&](std::size_t begin, std::size_t end) {
+      for (std::size_t w = 1; w < workers_.size(); ++w) {
+        T* other = workers_[w]->grad.data();
+        for (std::size_t i = begin; i < end; ++i) grad[i] += other[i];
+        std::fill(other + begin, other + end, T(0));
+      }
+    });
+    finish_gradients(net_, grad, each_layer);
     const double rate = lr(epoch);
-    net_.update_parameters([&](T* p, index_t) { std::visit([&](auto& o) { o.step(p, grad, rate); }, optimizer_); });
-    std::fill(grad, grad + Net::gradient_size, T(0));
+    net_.update_parameters([&](T* p, index_t) { std::visit([&](auto& o) { o.step(p, grad, rate, ranges); }, optimizer_); },
+                           each_layer);
+    ranges(std::size_t(Net::gradient_size), [&](std::size_t begin, std::size_t end) { std::fill(grad + begin, grad + end, T(0)); });
     pending_ = 0;
   }
 
