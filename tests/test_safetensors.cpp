@@ -31,7 +31,8 @@ const std::string origin = "bad.safetensors";
 std::vector<std::uint8_t> file_with_length(std::uint64_t length, const std::string& header, std::size_t data_bytes) {
   std::vector<std::uint8_t> bytes(8 + header.size());
   std::memcpy(bytes.data(), &length, 8);
-  std::copy(header.begin(), header.end(), bytes.begin() + 8);
+  // memcpy, not std::copy: GCC 12 -O3 -march=x86-64-v3 reports a false -Wstringop-overflow there.
+  std::memcpy(bytes.data() + 8, header.data(), header.size());
   for (std::size_t i = 0; i < data_bytes; ++i) bytes.push_back(static_cast<std::uint8_t>(i));
   return bytes;
 }
