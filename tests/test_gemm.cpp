@@ -1,5 +1,5 @@
 // The blocked GEMM against a triple loop, over shapes that straddle every block and register
-// tile boundary, with transposed operands and accumulation.
+// tile boundary (whatever tile the instruction set chose), with transposed operands and accumulation.
 #include <catch2/catch.hpp>
 #include <random>
 #include <vector>
@@ -51,6 +51,15 @@ TEST_CASE("gemm handles transposed operands and accumulation", "[gemm]") {
         check_gemm<float>(45, 70, 130, ta, tb, acc);
         check_gemm<double>(13, 29, 300, ta, tb, acc);
       }
+}
+
+TEST_CASE("the register tile fits the cache blocks for every element type", "[gemm]") {
+  // gemm_packed_a finds the panels of row block ic at ic * kc: whole MR-row panels per MC block.
+  STATIC_REQUIRE(kernels::gemm_blocking<float>::mc % kernels::gemm_blocking<float>::mr == 0);
+  STATIC_REQUIRE(kernels::gemm_blocking<double>::mc % kernels::gemm_blocking<double>::mr == 0);
+  // The micro-kernel loads NR columns of B as whole vectors.
+  STATIC_REQUIRE(simd::tile_shape<float>::nr % simd::lanes<float> == 0);
+  STATIC_REQUIRE(simd::tile_shape<double>::nr % simd::lanes<double> == 0);
 }
 
 TEST_CASE("gemm with k = 0 writes zeros or leaves C alone", "[gemm]") {

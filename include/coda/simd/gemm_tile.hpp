@@ -1,7 +1,7 @@
 // The register-blocked micro-kernel of the GEMM: C[MR x NR] (+)= sum_p a[p][0..MR) b[p][0..NR)
 // over packed panels. With xsimd (the default) the NR columns are NR / W vectors of the widest
 // float registers the compiler targets (16 floats with AVX-512) and each a[p][i] is broadcast;
-// MR x NR/W accumulators stay in registers for the whole K loop. Building with CODA_NO_SIMD
+// MR x NR/W accumulators stay in registers for the whole K loop (tile_shape: per instruction set). Building with CODA_NO_SIMD
 // (CMake option CODA_SIMD=OFF) selects the plain-loop fallback instead.
 #pragma once
 
@@ -37,11 +37,24 @@ template <class T>
 inline constexpr index_t lanes = 64 / static_cast<index_t>(sizeof(T));
 #endif
 
-/// Register tile of the GEMM micro-kernel: MR rows of A (broadcast) by NR columns of B (vectors).
+/// Register tile of the GEMM micro-kernel: MR rows of A (broadcast) by NR columns of B (vectors),
+/// chosen for the instruction set at compile time so that the MR x NR/W accumulators, the NR/W
+/// vectors of B and one broadcast fit the vector registers for the whole K loop.
 template <class T>
 struct tile_shape {
-  static constexpr index_t mr = 8;
-  static constexpr index_t nr = 2 * lanes<T>;
+#if defined(CODA_NO_SIMD)
+  // Plain loops over 64-byte rows: no registers to fit, the compiler vectorises across columns.
+  static constexpr index_t mr = 8, nr = 2 * lanes<T>;
+#elif XSIMD_WITH_AVX512F
+  // 32 registers: 16 accumulators (8 rows x 2 vectors) + 2 vectors of B + 1 broadcast = 19.
+  static constexpr index_t mr = 8, nr = 2 * lanes<T>;
+#elif XSIMD_WITH_NEON64
+  // 32 registers: 6 x 4 = 24 accumulators + 4 + 1; 16 columns divide the 64-position tiles (8 x 12 pads 11%).
+  static constexpr index_t mr = 6, nr = 4 * lanes<T>;
+#else
+  // 16 registers (AVX2/FMA, AVX, SSE): 6 x 2 = 12 accumulators + 2 + 1; 8 x 2 needed 19, spilled.
+  static constexpr index_t mr = 6, nr = 2 * lanes<T>;
+#endif
 };
 
 namespace detail {
