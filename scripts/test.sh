@@ -9,9 +9,12 @@
 #   bash scripts/test.sh --all    the whole matrix, as CI runs it (.ci/run):
 #     1. Release, GCC, with the xsimd kernels (and the CUDA library when nvcc is found): every test;
 #     2. Release, GCC, with the scalar fallback (CODA_SIMD=OFF): every test of library and program code;
-#     3. AddressSanitizer + UndefinedBehaviorSanitizer (Clang): every test of library and program code;
-#     4. ThreadSanitizer (Clang): every unit test;
-#     5. the libFuzzer targets, 60 s each (scripts/fuzz.sh).
+#     3. aarch64: a cross build (GCC, xsimd's NEON kernels; tests/cross, cmake/toolchains/) run under
+#        qemu-user: the embedded example and the kernel tests on small shapes (about 2.5 minutes);
+#     4. AddressSanitizer + UndefinedBehaviorSanitizer (Clang): every test of library and program code;
+#     5. ThreadSanitizer (Clang): every unit test;
+#     6. the libFuzzer targets, 60 s each (scripts/fuzz.sh).
+#   bash scripts/test.sh --aarch64  phase 3 alone.
 #   The packaging tests (install + find_package, headers on their own, compile failures), the
 #   scripts' tests and the CUDA tests run in the first build only: they do not depend on the
 #   kernels or on instrumentation.
@@ -20,7 +23,8 @@ cd "$(dirname "$0")/.."
 case "${1:-}" in
   "") mode=quick ;;
   --all) mode=all ;;
-  *) echo "error: unknown argument '$1' (usage: bash scripts/test.sh [--all])" >&2; exit 2 ;;
+  --aarch64) mode=aarch64 ;;
+  *) echo "error: unknown argument '$1' (usage: bash scripts/test.sh [--all | --aarch64])" >&2; exit 2 ;;
 esac
 bash scripts/install-deps.sh
 
@@ -38,6 +42,13 @@ run_suite() {  # name, extra ctest args, cmake args...
   (cd "$dir" && ctest --output-on-failure -j "$jobs" $ctest_args)
 }
 phase() { echo "== $* (${SECONDS} s since the start)"; }
+aarch64_suite() {
+  phase "aarch64 cross build (GCC, xsimd NEON kernels) and its tests under qemu-user"
+  cmake -S tests/cross -B build/aarch64 --toolchain "$PWD/cmake/toolchains/aarch64-linux-gnu.cmake" \
+    -DCMAKE_BUILD_TYPE=Release > /dev/null
+  cmake --build build/aarch64 -j "$jobs"
+  (cd build/aarch64 && ctest --output-on-failure -j "$jobs")
+}
 only_library=(-DCODA_BUILD_BENCHMARKS=OFF -DCODA_WITH_CUDA=OFF)
 clang=(-DCMAKE_CXX_COMPILER=clang++-14)
 # Sanitizer builds: optimised, with line tables only (-g1): enough for file:line in reports, and
@@ -50,11 +61,17 @@ if [ "$mode" = quick ]; then
   echo "the quick tests passed in ${SECONDS} s (the whole matrix: bash scripts/test.sh --all)"
   exit 0
 fi
+if [ "$mode" = aarch64 ]; then
+  aarch64_suite
+  echo "the aarch64 tests passed in ${SECONDS} s"
+  exit 0
+fi
 
 phase "Release build (GCC, xsimd kernels, CUDA library when nvcc is found) and full test suite"
 run_suite full "" -DCMAKE_BUILD_TYPE=Release
 phase "Scalar fallback (GCC, CODA_SIMD=OFF)"
 run_suite scalar "-LE packaging|scripts" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}"
+aarch64_suite
 phase "AddressSanitizer + UndefinedBehaviorSanitizer (Clang)"
 # Clang, because GCC's ASan keeps the GEMM micro-kernel's register tile on the instrumented stack:
 # with GCC the network ran about 160 times slower than in Release, with Clang 8 times (inference,

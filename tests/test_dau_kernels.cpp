@@ -65,7 +65,7 @@ const kernels::dau_dims small_layers[] = {
 
 }  // namespace
 
-TEST_CASE("fast forward matches the reference on every cifar10-9l layer", "[dau][kernels]") {
+TEST_CASE("fast forward matches the reference on every cifar10-9l layer", "[dau][kernels][cifar10-9l]") {
   unsigned seed = 1;
   for (const auto& g : cifar_layers) {
     INFO("layer with C_in=" << g.conv.channels << " C_out=" << g.c_out << " R=" << g.rank);
@@ -73,7 +73,7 @@ TEST_CASE("fast forward matches the reference on every cifar10-9l layer", "[dau]
   }
 }
 
-TEST_CASE("fast frozen backward matches the reference on every cifar10-9l layer", "[dau][kernels][explain]") {
+TEST_CASE("fast frozen backward matches the reference on every cifar10-9l layer", "[dau][kernels][explain][cifar10-9l]") {
   unsigned seed = 20;
   for (const auto& g : cifar_layers) {
     INFO("layer with C_in=" << g.conv.channels << " C_out=" << g.c_out << " R=" << g.rank);

@@ -342,7 +342,7 @@ TEST_CASE("DAU train backward matches finite differences for input, A, B and b",
     }
 }
 
-TEST_CASE("DAU fast train backward matches the reference kernel on every cifar10-9l layer", "[grad][dau][kernels]") {
+TEST_CASE("DAU fast train backward matches the reference kernel on every cifar10-9l layer", "[grad][dau][kernels][cifar10-9l]") {
   unsigned seed = 200;
   for (const auto& g : cifar_layers) {
     INFO("layer with C_in=" << g.conv.channels << " " << g.conv.height << "x" << g.conv.width << " s=" << g.conv.stride
