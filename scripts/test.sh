@@ -12,7 +12,9 @@
 #     3. aarch64: a cross build (GCC, xsimd's NEON kernels; tests/cross, cmake/toolchains/) run under
 #        qemu-user: the embedded example and the kernel tests on small shapes (about 2.5 minutes);
 #     4. AddressSanitizer + UndefinedBehaviorSanitizer (Clang): every test of library and program code;
-#     5. ThreadSanitizer (Clang): every unit test;
+#     5. ThreadSanitizer (Clang): every unit test, built for x86-64-v3 when the CPU has AVX2: the
+#        one run of the unit tests with the GEMM tile of AVX2 (16 registers), where the other
+#        builds target this machine, which may have AVX-512;
 #     6. the libFuzzer targets, 60 s each (scripts/fuzz.sh).
 #   bash scripts/test.sh --aarch64  phase 3 alone.
 #   The packaging tests (install + find_package, headers on their own, compile failures), the
@@ -78,8 +80,13 @@ phase "AddressSanitizer + UndefinedBehaviorSanitizer (Clang)"
 # coda-cifar10 bench), which is what lets every end-to-end test run instrumented.
 run_suite asan "-LE packaging|scripts" "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=address,undefined "${only_library[@]}"
 phase "ThreadSanitizer (Clang)"
+tsan_arch=x86-64-v3
+if ! grep -qw avx2 /proc/cpuinfo; then
+  echo "no avx2 in /proc/cpuinfo: the ThreadSanitizer build stays native, so no unit tests run in an AVX2 build"
+  tsan_arch=native
+fi
 CODA_TARGETS=coda_tests configure_and_build build/tsan "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=thread \
-  -DCODA_BUILD_EXAMPLES=OFF "${only_library[@]}"
+  -DCODA_ARCH=$tsan_arch -DCODA_BUILD_EXAMPLES=OFF "${only_library[@]}"
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build/tsan/tests/coda_tests
 phase "libFuzzer targets"
 bash scripts/fuzz.sh 60
