@@ -73,7 +73,7 @@ std::string estimate_text(long epochs, long images, double images_per_second, lo
     std::snprintf(span, sizeof span, "%.1f days", seconds / 86400);
   else if (seconds >= 3600)
     std::snprintf(span, sizeof span, "%.1f hours", seconds / 3600);
-  else if (seconds >= 60)
+  else if (seconds >= 120)  // below that, "1 minutes" or "2 minutes" for 119 s: seconds say it better
     std::snprintf(span, sizeof span, "%.0f minutes", seconds / 60);
   else
     std::snprintf(span, sizeof span, "%.0f seconds", seconds);
