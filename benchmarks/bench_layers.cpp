@@ -15,7 +15,7 @@ namespace {
 
 using coda::index_t;
 using T = float;
-/// Images per training backward, as coda::trainer records them (coda::trainer::chunk).
+/// Images per training backward: coda::trainer::chunk_of at the paper's batch of 8 on 2 threads.
 constexpr index_t train_images = 4;
 
 struct layer_shape {

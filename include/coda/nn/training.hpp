@@ -3,6 +3,7 @@
 // loss scaled by batch / virtual_batch, then one optimiser step).
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <variant>
@@ -68,7 +69,8 @@ struct training_settings {
   index_t virtual_batch = 16;  ///< a multiple of batch
 };
 
-/// The paper's training loop step. A mini-batch is split into chunks of `chunk` images, recorded
+/// The paper's training loop step. A mini-batch is split into chunks of 2 to 4 images (chunk_of),
+/// recorded
 /// and differentiated on the worker threads (coda::threads()); each worker accumulates into its
 /// own gradient buffer, and the buffers are summed in worker order before each optimiser step, so
 /// training is bit-reproducible for a fixed thread count.
@@ -76,10 +78,16 @@ template <class Net>
 class trainer {
  public:
   using T = typename Net::scalar_type;
-  /// Images per tape recording: the memory of a worker is that of `chunk` images. Four give both
-  /// workers of a 2-core machine one chunk of the paper's batch of 8, and the 8x8 layers'
-  /// parameter gradients products over 4 x 64 positions (kernels::dau_backward_images).
-  static constexpr index_t chunk = 4;
+  /// Most images per tape recording: the memory of a worker is that of `max_chunk` images.
+  static constexpr index_t max_chunk = 4;
+
+  /// Images per chunk of an n-image mini-batch: as many as give every worker one chunk, within
+  /// [2, max_chunk]. At the paper's batch of 8 on 2 workers that is 4, which gives the 8x8 layers'
+  /// parameter gradients products over 4 x 64 positions (kernels::dau_backward_images); smaller
+  /// batches or more workers keep chunks of 2, so that no worker waits while another has two.
+  static index_t chunk_of(index_t n, int workers) {
+    return std::clamp<index_t>((n + workers - 1) / workers, 2, max_chunk);
+  }
 
   trainer(Net& net, const training_settings& s) : net_(net), settings_(s) {
     CODA_REQUIRE(s.batch > 0 && s.virtual_batch >= s.batch && s.virtual_batch % s.batch == 0,
@@ -108,6 +116,7 @@ class trainer {
     const double scale = double(settings_.batch) / double(settings_.virtual_batch);
     detail::thread_pool& pool = detail::pool();
     while (static_cast<int>(workers_.size()) < pool.workers()) workers_.push_back(std::make_unique<worker>());
+    const index_t chunk = chunk_of(n, pool.workers());
     const index_t chunks = (n + chunk - 1) / chunk;
     std::vector<double> losses(static_cast<std::size_t>(chunks));
     pool.run(chunks, [&](long c, int w) {
