@@ -150,6 +150,29 @@ struct dau_batch_sums {
   static constexpr index_t size(index_t c_out, index_t rank) { return c_out * rank * rank + c_out * rank + c_out; }
 };
 
+namespace detail {
+
+/// sums[i] += sum_q m[i][q] for a row-major rows x cols matrix. Sixteen partial sums per row (a
+/// fixed order, so results do not depend on anything but the data): one running sum would be a
+/// chain of dependent additions, several cycles per element over C_out*R*P elements.
+template <class T>
+void add_row_sums(index_t rows, index_t cols, const T* m, T* sums) {
+  constexpr index_t K = 16;
+  for (index_t i = 0; i < rows; ++i) {
+    const T* row = m + i * cols;
+    T part[K] = {};
+    index_t q = 0;
+    for (; q + K <= cols; q += K)
+      for (index_t k = 0; k < K; ++k) part[k] += row[q + k];
+    for (; q < cols; ++q) part[0] += row[q];
+    T total = 0;
+    for (index_t k = 0; k < K; ++k) total += part[k];
+    sums[i] += total;
+  }
+}
+
+}  // namespace detail
+
 /// Images whose positions the training backward puts side by side in one product, so that the
 /// sums over positions (the parameter gradients) run over at least 256 columns: with the 8x8
 /// layers' 64 positions per image, one image at a time left the micro-kernel short K loops and
@@ -231,10 +254,8 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
       gemm<T>(J, O, NP, row_major(cols, NP), transposed(alpha, NP), grads->bias, O, true, scratch);
       gemm<T>(R, J, NP, row_major(gz, NP), transposed(cols, NP), grads->a, J, true, scratch);
       gemm<T>(O * R, R, NP, row_major(beta_z, NP), transposed(z, NP), sums->s_mat, R, true, scratch);
-      for (index_t i = 0; i < O * R; ++i)
-        for (index_t q = 0; q < NP; ++q) sums->s_vec[i] += beta_z[i * NP + q];
-      for (index_t o = 0; o < O; ++o)
-        for (index_t q = 0; q < NP; ++q) sums->beta_sum[o] += beta[o * NP + q];
+      detail::add_row_sums(O * R, NP, beta_z, sums->s_vec);
+      detail::add_row_sums(O, NP, beta, sums->beta_sum);
     }
     if (grad_in) {
       // dL/dpatch = sum_o alpha_o w_o + A^T dL/dz = B (alpha (x) z) + b alpha + A^T dL/dz.
