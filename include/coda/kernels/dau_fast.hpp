@@ -181,11 +181,11 @@ void transpose(index_t rows, index_t cols, const T* src, T* dst) {
         for (index_t j = j0; j < std::min(j0 + B, cols); ++j) dst[j * rows + i] = src[i * cols + j];
 }
 
-/// Positions from which dL/dB = X (alpha (x) z)^T pays for transposing alpha (x) z first: the
-/// product then packs its second operand from contiguous rows instead of gathering across them
-/// (with 1024 positions, L0 and L1 of cifar10-9l: 0.93 -> 0.55 and 1.39 -> 0.96 ms, transpose
+/// Whether, over this many positions, dL/dB = X (alpha (x) z)^T pays for transposing alpha (x) z
+/// first: the product then packs its second operand from contiguous rows instead of gathering
+/// across them (with 1024 positions, L0 and L1 of cifar10-9l: 0.93 -> 0.55 and 1.39 -> 0.96 ms, transpose
 /// included; with 256 there was nothing to gain).
-inline constexpr index_t transposed_gradient_positions = 512;
+constexpr bool transposes_gradient_operand(index_t positions) { return positions >= 512; }
 
 }  // namespace detail
 
@@ -201,8 +201,7 @@ template <class T>
 constexpr std::size_t dau_train_backward_scratch(const dau_dims& g, index_t batch = 1) {
   using coda::detail::aligned_count;
   const index_t J = g.patch_size(), O = g.c_out, R = g.rank, NP = dau_backward_images(g, batch) * g.positions();
-  const bool transposes = NP >= detail::transposed_gradient_positions;
-  const std::size_t buffers = 2 * aligned_count<T>(J * NP) + (transposes ? 3 : 2) * aligned_count<T>(O * R * NP) +
+  const std::size_t buffers = 2 * aligned_count<T>(J * NP) + (detail::transposes_gradient_operand(NP) ? 3 : 2) * aligned_count<T>(O * R * NP) +
                               2 * aligned_count<T>(O * NP) + 2 * aligned_count<T>(R * NP);
   const std::size_t products = std::max({gemm_scratch<T>(R, NP, O), gemm_scratch<T>(J, O * R, NP), gemm_scratch<T>(J, O, NP),
                                          gemm_scratch<T>(R, J, NP), gemm_scratch<T>(O * R, R, NP), gemm_packed_a_scratch<T>(NP, O * R),
@@ -267,7 +266,7 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
     // dL/dz += sum_o beta_o B_o^T b_o.
     gemm<T>(R, NP, O, transposed(p.gram_bias, R), row_major(beta, NP), gz, NP, true, scratch);
     if (grads) {
-      if (NP >= detail::transposed_gradient_positions) {
+      if (detail::transposes_gradient_operand(NP)) {
         T* alpha_z_t = scratch.allocate(O * R * NP);
         detail::transpose(O * R, NP, alpha_z, alpha_z_t);
         gemm<T>(J, O * R, NP, row_major(cols, NP), row_major(alpha_z_t, O * R), grads->b, O * R, true, scratch);

@@ -70,6 +70,13 @@ constexpr void for_each_index(F&& f, std::index_sequence<I...>) {
   (f(std::integral_constant<std::size_t, I>{}), ...);
 }
 
+/// Calls f(std::integral_constant<std::size_t, I>) for the one I in [0, N) equal to the runtime
+/// index k: per-layer work whose layer is picked at run time (by a thread pool's task number).
+template <std::size_t N, class F>
+constexpr void at_index(std::size_t k, F&& f) {
+  for_each_index([&](auto i) { if (i == k) f(i); }, std::make_index_sequence<N>{});
+}
+
 /// Runs g(i) for i in [0, count) in order: how a network refreshes its layers by default.
 struct in_order {
   template <class G>
@@ -297,21 +304,23 @@ class network {
   template <class EachLayer = detail::in_order>
   void refresh(EachLayer&& each_layer = {}) {
     each_layer(index_t(depth), [&](index_t k) {
-      std::size_t derived = 0;
-      detail::for_each_index(
-          [&](auto i) {
-            using L = layer<i>;
-            if (index_t(i) == k) {
-              arena<Scalar> mem;
-              mem.reserve(kernels::dau_derived_scratch<Scalar>(L::patch_size, L::c_out, L::rank));
-              const auto& w = weights_[i];
-              kernels::compute_dau_derived<Scalar>(L::patch_size, L::c_out, L::rank, w.a, w.b, w.bias,
-                                                   derived_.data() + derived, mem);
-            }
-            derived += static_cast<std::size_t>(L::template derived_size<Scalar>);
-          },
-          std::make_index_sequence<depth>{});
+      detail::at_index<depth>(std::size_t(k), [&](auto i) {
+        using L = layer<i>;
+        arena<Scalar> mem;
+        mem.reserve(kernels::dau_derived_scratch<Scalar>(L::patch_size, L::c_out, L::rank));
+        const auto& w = weights_[i];
+        kernels::compute_dau_derived<Scalar>(L::patch_size, L::c_out, L::rank, w.a, w.b, w.bias, derived_.data() + derived_offset<i>(),
+                                             mem);
+      });
     });
+  }
+
+  template <std::size_t I>
+  static constexpr std::size_t derived_offset() {
+    std::size_t off = 0;
+    detail::for_each_index([&](auto j) { if (j < I) off += static_cast<std::size_t>(layer<j>::template derived_size<Scalar>); },
+                           std::make_index_sequence<depth>{});
+    return off;
   }
 
   coda::detail::aligned_vector<Scalar> params_;

@@ -44,17 +44,14 @@ template <class Net, class EachLayer = detail::in_order>
 void finish_gradients(const Net& net, typename Net::scalar_type* grad, EachLayer&& each_layer = {}) {
   using T = typename Net::scalar_type;
   each_layer(index_t(Net::depth), [&](index_t k) {
-    detail::for_each_index(
-        [&](auto i) {
-          if (index_t(i) != k) return;
-          using L = typename Net::template layer<i>;
-          constexpr kernels::dau_dims g = L::template dims<typename Net::template layer_input_shape<i>>();
-          arena<T> scratch;
-          scratch.reserve(kernels::finish_dau_param_grads_scratch<T>(g));
-          kernels::finish_dau_param_grads(g, net.layer_weights(i), dau_sums_at(g, grad, Net::template sums_offset<i>()),
-                                          dau_grads_at<L>(grad, Net::template parameter_offset<i>()), scratch);
-        },
-        std::make_index_sequence<Net::depth>{});
+    detail::at_index<Net::depth>(std::size_t(k), [&](auto i) {
+      using L = typename Net::template layer<i>;
+      constexpr kernels::dau_dims g = L::template dims<typename Net::template layer_input_shape<i>>();
+      arena<T> scratch;
+      scratch.reserve(kernels::finish_dau_param_grads_scratch<T>(g));
+      kernels::finish_dau_param_grads(g, net.layer_weights(i), dau_sums_at(g, grad, Net::template sums_offset<i>()),
+                                      dau_grads_at<L>(grad, Net::template parameter_offset<i>()), scratch);
+    });
   });
 }
 
