@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
 #include "coda/core/threads.hpp"
+#include "coda/nn/collective.hpp"
 #include "coda/nn/network.hpp"
 #include "coda/nn/loss.hpp"
 #include "coda/nn/optimizer.hpp"
@@ -67,10 +69,16 @@ struct training_settings {
 };
 
 /// The paper's training loop step. A mini-batch is split into chunks of 2 to 4 images (chunk_of),
-/// recorded
-/// and differentiated on the worker threads (coda::threads()); each worker accumulates into its
-/// own gradient buffer, and the buffers are summed in worker order before each optimiser step, so
-/// training is bit-reproducible for a fixed thread count.
+/// recorded and differentiated on the worker threads (coda::threads()); each worker accumulates
+/// into its own gradient buffer, and the buffers are summed in worker order before each optimiser
+/// step, so training is bit-reproducible for a fixed thread count.
+///
+/// Data-parallel over several processes (a `collective` other than single_process()): each
+/// process trains its share of every mini-batch (share_of) with the loss still averaged over the
+/// whole mini-batch, and the gradient is summed over the processes once per optimiser step, so
+/// the steps are those of one process up to the order of the float sums. Every process takes the
+/// same steps; call synchronise() once before training (and after loading a checkpoint) so that
+/// they also start from the same state.
 template <class Net>
 class trainer {
  public:
@@ -86,7 +94,8 @@ class trainer {
     return std::clamp<index_t>((n + workers - 1) / workers, 2, max_chunk);
   }
 
-  trainer(Net& net, const training_settings& s) : net_(net), settings_(s) {
+  trainer(Net& net, const training_settings& s, collective& group = single_process())
+      : net_(net), settings_(s), group_(group) {
     CODA_REQUIRE(s.batch > 0 && s.virtual_batch >= s.batch && s.virtual_batch % s.batch == 0,
                  "coda::trainer: the virtual batch must be a positive multiple of the batch");
     CODA_REQUIRE(s.lr > 0 && std::isfinite(s.lr), "coda::trainer: the learning rate must be positive");
@@ -101,23 +110,35 @@ class trainer {
     }
   }
 
-  /// One mini-batch of `n` <= batch images: accumulates its gradient, its loss scaled by
-  /// batch / virtual_batch, and steps once a virtual batch is complete. Returns the mini-batch's
-  /// mean loss (unscaled); its logits go to `logits_out` when given.
+  /// One mini-batch of `n` <= batch images: accumulates the gradient of this process's share of
+  /// it (all of it when the run is one process), the loss scaled by batch / virtual_batch, and
+  /// steps once a virtual batch is complete. Returns this process's part of the mini-batch's mean
+  /// loss (unscaled; the parts of the processes sum to it); the share's logits go to
+  /// `logits_out` at their place in the mini-batch when given.
   double train_batch(const T* images, const int* labels, index_t n, index_t epoch, T* logits_out = nullptr) {
+    const batch_share s = share_of(n, group_.rank(), group_.size());
+    return train_share(images + s.first * Net::image_shape::size, labels + s.first, s.count, n, epoch,
+                       logits_out ? logits_out + s.first * Net::num_classes : nullptr);
+  }
+
+  /// train_batch for a caller that holds only this process's share of the mini-batch: the
+  /// `count` images of share_of(n, rank, size), of an n-image mini-batch (count may be 0).
+  double train_share(const T* images, const int* labels, index_t count, index_t n, index_t epoch, T* logits_out = nullptr) {
     CODA_REQUIRE(n > 0 && n <= settings_.batch, "coda::trainer: a mini-batch holds 1 to `batch` images");
-    for (index_t i = 0; i < n; ++i)
+    CODA_REQUIRE(count == share_of(n, group_.rank(), group_.size()).count,
+                 "coda::trainer: the share differs from share_of(n, rank, size)");
+    for (index_t i = 0; i < count; ++i)
       if (labels[i] < 0 || labels[i] >= Net::num_classes)
         CODA_THROW(argument_error("coda::trainer: label " + std::to_string(labels[i]) + " of image " + std::to_string(i) +
                              " is outside [0, " + std::to_string(Net::num_classes) + ")"));
     const double scale = double(settings_.batch) / double(settings_.virtual_batch);
     detail::thread_pool& pool = detail::pool();
     while (static_cast<int>(workers_.size()) < pool.workers()) workers_.push_back(std::make_unique<worker>());
-    const index_t chunk = chunk_of(n, pool.workers());
-    const index_t chunks = (n + chunk - 1) / chunk;
+    const index_t chunk = chunk_of(count, pool.workers());
+    const index_t chunks = (count + chunk - 1) / chunk;
     std::vector<double> losses(static_cast<std::size_t>(chunks));
     pool.run(chunks, [&](long c, int w) {
-      const index_t first = c * chunk, m = std::min(chunk, n - first);
+      const index_t first = c * chunk, m = std::min(chunk, count - first);
       worker& me = *workers_[static_cast<std::size_t>(w)];
       losses[static_cast<std::size_t>(c)] =
           accumulate_gradients(net_, images + first * Net::image_shape::size, labels + first, m, settings_.loss, scale, n,
@@ -129,6 +150,28 @@ class trainer {
     return loss / scale;
   }
 
+  /// Gives every process the parameters, optimiser state and step count of process 0 (collective;
+  /// nothing to do for one process). Between virtual batches only.
+  void synchronise() {
+    CODA_REQUIRE(pending_ == 0, "coda::trainer: synchronise() between virtual batches only");
+    if (group_.size() == 1) return;
+    const auto send = [&](T* data, index_t count) { group_.broadcast(data, std::size_t(count) * sizeof(T), 0); };
+    net_.update_parameters(send);
+    std::visit(
+        [&](auto& o) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(o)>, adam<T>>) {
+            send(o.exp_avg(), o.size());
+            send(o.exp_avg_sq(), o.size());
+          } else {
+            send(o.momentum_buffer(), o.size());
+          }
+          std::int64_t steps = o.steps();
+          group_.broadcast(&steps, sizeof steps, 0);
+          o.set_steps(steps);
+        },
+        optimizer_);
+  }
+
   /// Takes the step of a partly accumulated virtual batch (end of an epoch); false if none was due.
   bool flush(index_t epoch) {
     if (pending_ == 0) return false;
@@ -138,6 +181,7 @@ class trainer {
 
   double lr(index_t epoch) const { return scheduled_lr(settings_.lr, settings_.lr_decay, settings_.lr_step, epoch); }
   const training_settings& settings() const { return settings_; }
+  collective& group() const { return group_; }
   index_t pending() const { return pending_; }
   std::int64_t steps() const {
     return std::visit([](const auto& o) { return o.steps(); }, optimizer_);
@@ -171,6 +215,7 @@ class trainer {
       }
     });
     finish_gradients(net_, grad, each_layer);
+    group_.sum(grad, std::size_t(Net::parameter_count));  // once per step: the processes' shares of the virtual batch
     const double rate = lr(epoch);
     net_.update_parameters([&](T* p, index_t) { std::visit([&](auto& o) { o.step(p, grad, rate, ranges); }, optimizer_); },
                            each_layer);
@@ -180,6 +225,7 @@ class trainer {
 
   Net& net_;
   training_settings settings_;
+  collective& group_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::variant<adam<T>, sgd<T>> optimizer_{std::in_place_type<adam<T>>, 0};
   index_t pending_ = 0;
