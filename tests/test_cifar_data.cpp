@@ -1,4 +1,4 @@
-// CIFAR-10 data: the binary layout reader, the image-folder reader, balanced subsets, the order
+// CIFAR-10 data: the binary layout reader, the image-folder reader, balanced subsets, slices, the order
 // of an epoch and the augmentation of a mini-batch. Every fixture is generated in a scratch
 // directory at test time (binary records, PNG and JPEG files written with stb).
 #include <stdlib.h>
@@ -566,6 +566,17 @@ TEST_CASE("balanced_subset of a data set short of some classes stops at what the
   const cifar10_dataset s = balanced_subset(d, 4);  // quota 1, 1, 1, 1, 0...
   CHECK(s.labels == std::vector<int>{0, 1});
   CHECK(dataset_image(s, 1) == image_pixels(1));
+}
+
+TEST_CASE("slice copies a range of images with their labels and refuses one outside the data", "[data]") {
+  const cifar10_dataset d = synthetic({3, 1, 4, 1, 5, 9});
+  const cifar10_dataset s = slice(d, 2, 3);
+  CHECK(s.labels == std::vector<int>{4, 1, 5});
+  CHECK(dataset_image(s, 0) == image_pixels(2));
+  CHECK(dataset_image(s, 2) == image_pixels(4));
+  CHECK(slice(d, 6, 0).size() == 0);
+  CHECK_THROWS_AS(slice(d, 4, 3), argument_error);
+  CHECK_THROWS_AS(slice(d, -1, 1), argument_error);
 }
 
 // ---- order of an epoch --------------------------------------------------------------------------

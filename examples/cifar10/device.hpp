@@ -33,8 +33,10 @@ class host_training {
  public:
   host_training(Net& net, coda::trainer<Net>& tr) : net_(net), tr_(tr) {}
 
-  double train_batch(const float* images, const int* labels, coda::index_t n, coda::index_t epoch, float* logits) {
-    return tr_.train_batch(images, labels, n, epoch, logits);
+  /// `count` images of an n-image mini-batch: this process's share of it (coda::share_of).
+  double train_share(const float* images, const int* labels, coda::index_t count, coda::index_t n, coda::index_t epoch,
+                     float* logits) {
+    return tr_.train_share(images, labels, count, n, epoch, logits);
   }
   bool flush(coda::index_t epoch) { return tr_.flush(epoch); }
   coda::index_t pending() const { return tr_.pending(); }
@@ -66,7 +68,9 @@ class device_training {
   device_training(const device_training&) = delete;
   device_training& operator=(const device_training&) = delete;
 
-  double train_batch(const float* images, const int* labels, coda::index_t n, coda::index_t epoch, float* logits) {
+  /// One process only (train refuses --device cuda under MPI), so the share is the mini-batch.
+  double train_share(const float* images, const int* labels, coda::index_t, coda::index_t n, coda::index_t epoch,
+                     float* logits) {
     double loss = 0;
     dev_tr_.train_batch(images, labels, n, tr_.lr(epoch), &loss, logits);
     return loss;

@@ -11,6 +11,7 @@
 #include "command_table.hpp"
 #include "commands.hpp"
 #include "help.hpp"
+#include "processes.hpp"
 
 namespace {
 
@@ -63,19 +64,23 @@ int dispatch(int argc, const char* const* argv) {
   return runner_of(command)(argc, argv);
 }
 
+/// The one error line; a rank of a multi-process run names itself and stops the other ranks.
+int fail(const char* what, int code) {
+  std::cerr << "error: " << cifar::rank_prefix() << what << "\n" << std::flush;
+  cifar::abort_processes(code);
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
     return dispatch(argc, argv);
   } catch (const cifar::usage_error& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 2;
+    return fail(e.what(), 2);
   } catch (const std::bad_alloc&) {
-    std::cerr << "error: out of memory\n";
-    return 1;
+    return fail("out of memory", 1);
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+    return fail(e.what(), 1);
   }
 }

@@ -35,6 +35,7 @@ void progress::update(coda::index_t done, double loss, double accuracy) {
   const auto now = std::chrono::steady_clock::now();
   if (std::chrono::duration<double>(now - last_).count() < (tty_ ? 0.2 : 10.0)) return;
   last_ = now;
+  if (silent_) return;
   if (tty_)
     std::fprintf(stderr, "\r%s\033[K", line(false).c_str());
   else
@@ -42,13 +43,16 @@ void progress::update(coda::index_t done, double loss, double accuracy) {
 }
 
 void progress::note(const std::string& text) {
+  if (silent_) return;
   if (tty_) std::fprintf(stderr, "\r\033[K");
   std::printf("%s\n", text.c_str());
   std::fflush(stdout);
   if (tty_) std::fprintf(stderr, "%s", line(false).c_str());
 }
 
-void progress::finish() { std::fprintf(stderr, tty_ ? "\r%s\033[K\n" : "%s\n", line(true).c_str()); }
+void progress::finish() {
+  if (!silent_) std::fprintf(stderr, tty_ ? "\r%s\033[K\n" : "%s\n", line(true).c_str());
+}
 
 std::string progress::line(bool final) const {
   const double s = seconds(), rate = s > 0 ? double(done_) / s : 0;

@@ -21,6 +21,9 @@ class progress {
   void note(const std::string& text);
   void set_total(coda::index_t total) { total_ = total; }
   double seconds() const;
+  /// Progress of this process is not shown from now on (the other ranks of a multi-process run:
+  /// rank 0 reports for all).
+  static void silence() { silent_ = true; }
 
  private:
   std::string line(bool final) const;
@@ -29,6 +32,7 @@ class progress {
   coda::index_t total_, done_ = 0;
   double loss_ = -1, accuracy_ = -1;
   bool tty_;
+  static inline bool silent_ = false;
   std::chrono::steady_clock::time_point start_, last_;
 };
 

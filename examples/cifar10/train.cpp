@@ -18,6 +18,7 @@
 #include "device.hpp"
 #include "evaluate.hpp"
 #include "model_dispatch.hpp"
+#include "processes.hpp"
 #include "train_report.hpp"
 
 namespace cifar {
@@ -44,6 +45,14 @@ struct epoch_stats {
   /// The record's bytes: the four fields, 8 bytes each, in the order above (little-endian, as
   /// the rest of the file).
   static constexpr std::size_t record_bytes = 32;
+
+  /// The statistics of the whole run from each process's own (collective): the sums over the
+  /// processes, with rank 0's clock.
+  epoch_stats over(coda::collective& group) const {
+    double sums[3] = {loss_sum, double(seen), double(correct)};
+    group.sum(sums, 3);
+    return {sums[0], std::int64_t(sums[1]), std::int64_t(sums[2]), seconds};
+  }
 
   coda::checkpoint_record record() const {
     coda::checkpoint_record r{kind, version, std::vector<std::uint8_t>(record_bytes)};
@@ -197,31 +206,47 @@ coda::report::training_report report_start(const train_options& o, coda::index_t
 /// The epochs from `at` on, with `steps` doing the work of each mini-batch (host_training or
 /// device_training, device.hpp); everything else is the same for either device. `net` and `tr`
 /// are what checkpoints and the model file are written from.
+///
+/// With several processes (tr.group()), each trains its share of every mini-batch and evaluates
+/// its share of the test set; their statistics are summed where a checkpoint, an epoch line or the
+/// model is written, and only rank 0 writes or prints anything.
 template <class Net, class Steps>
 int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& steps, const coda::cifar10_dataset& train,
                const coda::cifar10_dataset& test, const coda::training_progress& at, const epoch_stats& resumed_stats) {
+  coda::collective& group = tr.group();
+  const bool lead = group.rank() == 0;
   const auto checkpoint = [&](const coda::training_progress& p) {
     steps.to_host();
-    coda::save_checkpoint(o.checkpoint_path(), net, tr, p, o.run_description());
+    if (lead) coda::save_checkpoint(o.checkpoint_path(), net, tr, p, o.run_description());
+  };
+  const coda::batch_share test_share = coda::share_of(test.size(), group.rank(), group.size());
+  const coda::cifar10_dataset my_test = coda::slice(test, test_share.first, test_share.count);
+  const auto test_accuracy_of_run = [&] {
+    double correct = std::round(steps.test_accuracy(my_test) * double(my_test.size()));
+    group.sum(&correct, 1);
+    return test.size() ? correct / double(test.size()) : 0.0;
   };
   const coda::index_t n = train.size(), batches = (n + o.settings.batch - 1) / o.settings.batch;
   std::vector<float> logits(static_cast<std::size_t>(o.settings.batch * Net::num_classes));
   batch_buffers buffers[2] = {batch_buffers(o.settings.batch), batch_buffers(o.settings.batch)};
-  csv_log log(o.log);
-  report_file report(o.report, report_start(o, n));
+  csv_log log(lead ? o.log : "");
+  report_file report(lead ? o.report : "", lead ? report_start(o, n) : coda::report::training_report{});
   rate_probe probe;
   double test_accuracy = -1;
   for (coda::index_t epoch = at.epoch; epoch < o.epochs; ++epoch) {
     const auto order = coda::epoch_order(n, o.seed, epoch, o.shuffle);
     const auto size_of = [&](coda::index_t b) { return std::min(o.settings.batch, n - b * o.settings.batch); };
+    const auto share = [&](coda::index_t b) { return coda::share_of(size_of(b), group.rank(), group.size()); };
+    // A process prepares only its share: augmentation draws by position in the epoch's order.
     const auto prepare = [&](coda::index_t b, batch_buffers* into) {
-      coda::prepare_batch(train, order, b * o.settings.batch, size_of(b), o.augment, o.seed, epoch, into->images.data(),
-                    into->labels.data());
+      coda::prepare_batch(train, order, b * o.settings.batch + share(b).first, share(b).count, o.augment, o.seed, epoch,
+                          into->images.data(), into->labels.data());
     };
     progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), n);
-    // A resumed epoch continues the statistics it had reached, so its summary is the same.
+    // A resumed epoch continues the statistics it had reached, so its summary is the same (rank 0
+    // holds them; the sum over the processes adds the others' from zero).
     const bool resumed = at.epoch == epoch;
-    epoch_stats stats = resumed ? resumed_stats : epoch_stats{};
+    epoch_stats stats = resumed && lead ? resumed_stats : epoch_stats{};
     const double seconds_before = stats.seconds;
     const coda::index_t start = resumed ? at.batches_done : 0;
     if (start < batches) prepare(start, &buffers[start % 2]);
@@ -230,13 +255,13 @@ int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& 
       std::future<void> next;
       if (b + 1 < batches) next = std::async(std::launch::async, prepare, b + 1, &buffers[(b + 1) % 2]);
       const batch_buffers& cur = buffers[b % 2];
-      const coda::index_t m = size_of(b);
-      stats.loss_sum += steps.train_batch(cur.images.data(), cur.labels.data(), m, epoch, logits.data()) * double(m);
-      for (coda::index_t k = 0; k < m; ++k) {
+      const coda::index_t m = size_of(b), mine = share(b).count;
+      stats.loss_sum += steps.train_share(cur.images.data(), cur.labels.data(), mine, m, epoch, logits.data()) * double(m);
+      for (coda::index_t k = 0; k < mine; ++k) {
         const float* l = logits.data() + k * Net::num_classes;
         stats.correct += std::max_element(l, l + Net::num_classes) - l == cur.labels[static_cast<std::size_t>(k)];
       }
-      stats.seen += m;
+      stats.seen += mine;
       bar.update(b * o.settings.batch + m, stats.loss_sum / double(stats.seen), double(stats.correct) / double(stats.seen));
       if (const double rate = probe.after_batch(bar.seconds(), static_cast<long>(m), b + 1 == batches); rate > 0) {
         const std::string estimate = estimate_text(static_cast<long>(o.epochs - epoch), static_cast<long>(n), rate, probe.measured_images());
@@ -245,16 +270,18 @@ int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& 
       }
       if (o.checkpoint_every && steps.pending() == 0 && steps.steps() % o.checkpoint_every == 0 && b + 1 < batches) {
         stats.seconds = seconds_before + bar.seconds();
-        checkpoint({epoch, b + 1, o.seed, stats.record()});
+        checkpoint({epoch, b + 1, o.seed, stats.over(group).record()});
       }
       if (next.valid()) next.get();
     }
     steps.flush(epoch);
     bar.finish();
     const double train_seconds = seconds_before + bar.seconds();
-    test_accuracy = steps.test_accuracy(test);
-    const double loss = stats.seen ? stats.loss_sum / double(stats.seen) : 0.0,
-                 train_accuracy = stats.seen ? double(stats.correct) / double(stats.seen) : 0.0;
+    test_accuracy = test_accuracy_of_run();
+    const epoch_stats all = stats.over(group);
+    const double loss = all.seen ? all.loss_sum / double(all.seen) : 0.0,
+                 train_accuracy = all.seen ? double(all.correct) / double(all.seen) : 0.0;
+    if (!lead) continue;
     std::printf("epoch %td/%td  loss %.4f  train acc %.2f%%  test acc %.2f%%  lr %.3g  %.1fs\n", epoch + 1, o.epochs, loss,
                 100 * train_accuracy, 100 * test_accuracy, tr.lr(epoch), train_seconds);
     std::fflush(stdout);
@@ -266,29 +293,44 @@ int run_epochs(const train_options& o, Net& net, coda::trainer<Net>& tr, Steps& 
     }
     if (!o.checkpoint_dir.empty()) checkpoint({epoch + 1, 0, o.seed, epoch_stats{}.record()});
   }
-  if (test_accuracy < 0) test_accuracy = steps.test_accuracy(test);
+  if (test_accuracy < 0) test_accuracy = test_accuracy_of_run();
   steps.to_host();
+  if (!lead) return 0;
   coda::save_model(net, o.out);
   std::printf("test accuracy: %.2f%%\n", 100 * test_accuracy);
   return 0;
 }
 
+/// Where every process of the run starts: rank 0's position (its checkpoint, when it resumed),
+/// and rank 0's parameters and optimiser state (tr.synchronise()).
 template <class Net>
-int train_with(const train_options& o) {
+void start_together(coda::trainer<Net>& tr, coda::training_progress& at) {
+  std::int64_t position[2] = {at.epoch, at.batches_done};
+  tr.group().broadcast(position, sizeof position, 0);
+  at.epoch = position[0];
+  at.batches_done = position[1];
+  tr.synchronise();
+}
+
+template <class Net>
+int train_with(const train_options& o, coda::collective& group) {
+  const bool lead = group.rank() == 0;
   const auto train = load_split(o.data, o.format, coda::dataset_split::train, o.limit_train, o.threads);
   const auto test = load_split(o.data, o.format, coda::dataset_split::test, o.limit_test, o.threads);
   Net net = initial_network<Net>(o);
-  coda::trainer<Net> tr(net, o.settings);
+  coda::trainer<Net> tr(net, o.settings, group);
   coda::training_progress at;
   at.seed = o.seed;
   epoch_stats stats;
-  if (!o.checkpoint_dir.empty()) prepare_checkpoint_dir(o.checkpoint_dir);
-  if (o.resume && coda::detail::file_exists(o.checkpoint_path())) {
+  // Rank 0 alone reads and writes checkpoints; the others receive its state.
+  if (lead && !o.checkpoint_dir.empty()) prepare_checkpoint_dir(o.checkpoint_dir);
+  if (lead && o.resume && coda::detail::file_exists(o.checkpoint_path())) {
     at = coda::load_checkpoint(o.checkpoint_path(), net, tr, o.run_description(), o.model);
     stats = epoch_stats::from(at.record, o.checkpoint_path());
     std::cout << "resuming from " << o.checkpoint_path() << " at epoch " << at.epoch + 1 << ", mini-batch "
               << at.batches_done << "\n";
   }
+  start_together(tr, at);
 #ifdef CODA_HAS_CUDA
   if (o.device == device_kind::cuda) {
     device_training<Net> steps(net, tr);
@@ -305,8 +347,15 @@ int run_train(int argc, const char* const* argv) {
   const args a("train", argc, argv, 2);
   const train_options o = parse_train(a);
   std::string norm = a.choice("norm", {"squash", "l2"});
+  coda::collective& group = join_processes();
+  if (group.size() > 1 && o.device == device_kind::cuda)
+    throw usage_error("--device cuda trains in one process: run it without mpirun");
+  if (group.rank() != 0) progress::silence();
   if (!o.init.empty() && !o.model.norm) norm = coda::read_model_metadata(coda::safetensors_file::read(o.init)).norm;
-  return norm == "l2" ? train_with<coda::cifar10_9l<float, coda::l2>>(o) : train_with<coda::cifar10_9l<float, coda::squash>>(o);
+  const int code = norm == "l2" ? train_with<coda::cifar10_9l<float, coda::l2>>(o, group)
+                                : train_with<coda::cifar10_9l<float, coda::squash>>(o, group);
+  leave_processes();
+  return code;
 }
 
 int run_eval(int argc, const char* const* argv) {

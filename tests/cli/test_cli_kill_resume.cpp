@@ -35,11 +35,13 @@
 #include "coda/io/checkpoint.hpp"
 #include "support/cli_runner.hpp"
 #include "support/fixtures.hpp"
+#include "support/process.hpp"
 
 using namespace coda;
 namespace fs = std::filesystem;
 using net_t = cifar10_9l<float>;
 using clock_type = std::chrono::steady_clock;
+using test::process;
 
 namespace {
 
@@ -47,8 +49,6 @@ constexpr int epochs = 2, batch = 1, virtual_batch = 2, limit_train = 4;
 constexpr int batches_per_epoch = limit_train / batch, batches_per_step = virtual_batch / batch,
               steps_per_epoch = batches_per_epoch / batches_per_step;
 constexpr double run_timeout_seconds = 300;
-
-double seconds_since(clock_type::time_point t) { return std::chrono::duration<double>(clock_type::now() - t).count(); }
 
 /// The run's flags: 4 mini-batches of 1 image per epoch, an optimiser step every 2 of them (a
 /// virtual batch of 2), a checkpoint after every step (the last of an epoch is the end-of-epoch
@@ -68,71 +68,6 @@ std::vector<std::string> train_args(const std::string& checkpoint_dir, const std
           "--checkpoint-dir", checkpoint_dir,
           "--out",          out};
 }
-
-/// A coda-cifar10 process started with fork/exec, stdout and stderr to `log`.out / `log`.err.
-class process {
- public:
-  process(std::vector<std::string> args, const std::string& log) : out_(log + ".out"), err_(log + ".err") {
-    const std::string exe = CODA_CIFAR10_EXE;
-    args.insert(args.begin(), exe);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    start_ = clock_type::now();
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {  // only async-signal-safe calls until exec
-      const int in = ::open("/dev/null", O_RDONLY);
-      const int out = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (in < 0 || out < 0 || err < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(126);
-      ::execv(exe.c_str(), argv.data());
-      ::_exit(127);
-    }
-  }
-  ~process() {
-    if (running()) {
-      ::kill(pid_, SIGKILL);
-      wait();
-    }
-  }
-  process(const process&) = delete;
-  process& operator=(const process&) = delete;
-
-  bool running() {
-    if (reaped_) return false;
-    if (::waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
-    return !reaped_;
-  }
-  /// Waits for the exit (killing the process after run_timeout_seconds) and returns the status.
-  int wait() {
-    while (running()) {
-      if (seconds() > run_timeout_seconds) {
-        timed_out_ = true;
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status_, 0);
-        reaped_ = true;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return status_;
-  }
-  void kill() { ::kill(pid_, SIGKILL); }
-  double seconds() const { return seconds_since(start_); }
-  bool timed_out() const { return timed_out_; }
-  bool killed_by_sigkill() const { return reaped_ && WIFSIGNALED(status_) && WTERMSIG(status_) == SIGKILL; }
-  int exit_code() const { return reaped_ && WIFEXITED(status_) ? WEXITSTATUS(status_) : -1; }
-  std::string out() const { return test::read_text(out_); }
-  std::string err() const { return test::read_text(err_); }
-
- private:
-  std::string out_, err_;
-  pid_t pid_ = -1;
-  int status_ = 0;
-  bool reaped_ = false, timed_out_ = false;
-  clock_type::time_point start_;
-};
 
 /// Names of the files in `dir` that start with `prefix`.
 /// The per-epoch summary lines of stdout without their seconds, which differ between runs:
@@ -280,7 +215,7 @@ TEST_CASE("train killed at random moments resumes to the weights of an uninterru
   std::vector<std::string> reference_summaries;
   {
     fs::create_directories(dir / "ref");
-    process p(train_args(dir / "ref/ck", dir / "ref/model.safetensors"), dir / "ref/log");
+    process p(CODA_CIFAR10_EXE, train_args(dir / "ref/ck", dir / "ref/model.safetensors"), dir / "ref/log", run_timeout_seconds);
     // The checkpoint directory appears only once the program has started: poll for it.
     while (p.running() && !fs::exists(dir / "ref/ck")) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     watch(p, dir / "ref/ck", dir / "ref/model.safetensors", {}, timeline, [](const observation&) { return false; });
@@ -365,7 +300,7 @@ TEST_CASE("train killed at random moments resumes to the weights of an uninterru
 
     auto args = train_args(ck, out);
     if (k > 0) args.push_back("--resume");
-    process p(args, dir / ("run" + std::to_string(k)));
+    process p(CODA_CIFAR10_EXE, args, dir / ("run" + std::to_string(k)), run_timeout_seconds);
     bool fired = false;
     if (plan.on == trigger::delay) {
       while (p.running() && p.seconds() < plan.delay) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -457,5 +392,5 @@ TEST_CASE("train killed at random moments resumes to the weights of an uninterru
   // At least one run resumed in the middle of an epoch and reported that epoch (checked above).
   CHECK(finished_epoch_from_mid_epoch >= 1);
   WARN("kill/resume: uninterrupted run " << run_seconds << " s, " << writes << " checkpoint writes; " << killed << " of " << kills
-                       << " runs killed:" << summary << "\n  " << seconds_since(test_start) << " s in all");
+                       << " runs killed:" << summary << "\n  " << test::seconds_since(test_start) << " s in all");
 }

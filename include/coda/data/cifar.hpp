@@ -122,6 +122,16 @@ inline cifar10_dataset read_cifar_binary(const std::string& dir, dataset_split s
   return data;
 }
 
+/// Images [first, first + count) of a data set, copied (e.g. one process's share of a test set).
+template <class Shape>
+image_dataset<Shape> slice(const image_dataset<Shape>& data, index_t first, index_t count) {
+  CODA_REQUIRE(first >= 0 && count >= 0 && first + count <= data.size(), "coda::slice: the range is outside the data set");
+  image_dataset<Shape> part;
+  part.pixels.assign(data.image(first), data.image(first) + count * Shape::size);
+  part.labels.assign(data.labels.begin() + first, data.labels.begin() + first + count);
+  return part;
+}
+
 /// A class-balanced subset of n images: the first images of each class in file order, n / 10
 /// per class and one more for the first n % 10 classes; file order is kept.
 inline cifar10_dataset balanced_subset(const cifar10_dataset& data, index_t n) {
