@@ -5,10 +5,13 @@
 #                                 clean clone): Release with GCC and the xsimd kernels (no CUDA, no
 #                                 benchmarks) into build/release, then every test of that build: unit,
 #                                 gradient, golden and program tests, examples, the main job against
-#                                 a local server, packaging and include-graph checks.
+#                                 a local server, packaging and include-graph checks. The MPI tests
+#                                 (about a minute, `ctest -L mpi`) run in the whole matrix only.
 #   bash scripts/test.sh --all    the whole matrix, as CI runs it (.ci/run):
-#     1. Release, GCC, with the xsimd kernels (and the CUDA library when nvcc is found): every test;
-#     2. Release, GCC, with the scalar fallback (CODA_SIMD=OFF): every test of library and program code;
+#     1. Release, GCC, with the xsimd kernels (and the CUDA library when nvcc is found, MPI when
+#        Open MPI is installed): every test, the MPI ones (mpirun, 2 and 3 ranks) included;
+#     2. Release, GCC, with the scalar fallback (CODA_SIMD=OFF) and without MPI: every test of library
+#        and program code, and the refusal of a build without MPI to run under mpirun;
 #     3. aarch64: a cross build (GCC, xsimd's NEON kernels; tests/cross, cmake/toolchains/) run under
 #        qemu-user: the embedded example and the kernel tests on small shapes (about 2.5 minutes);
 #     4. AddressSanitizer + UndefinedBehaviorSanitizer (Clang): every test of library and program code;
@@ -52,6 +55,9 @@ aarch64_suite() {
   (cd build/aarch64 && ctest --output-on-failure -j "$jobs")
 }
 only_library=(-DCODA_BUILD_BENCHMARKS=OFF -DCODA_WITH_CUDA=OFF)
+# The MPI tests run in the Release builds (quick, and phase 1); the other builds go without MPI
+# (Open MPI is not instrumented for the sanitizers).
+no_mpi=(-DCODA_WITH_MPI=OFF)
 clang=(-DCMAKE_CXX_COMPILER=clang++-14)
 # Sanitizer builds: optimised, with line tables only (-g1): enough for file:line in reports, and
 # much cheaper to compile than full debug information.
@@ -59,7 +65,7 @@ sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-
 
 if [ "$mode" = quick ]; then
   phase "Release build (GCC, xsimd kernels) and its tests"
-  run_suite release "" -DCMAKE_BUILD_TYPE=Release "${only_library[@]}"
+  run_suite release "-LE mpi" -DCMAKE_BUILD_TYPE=Release "${only_library[@]}"
   echo "the quick tests passed in ${SECONDS} s (the whole matrix: bash scripts/test.sh --all)"
   exit 0
 fi
@@ -72,13 +78,13 @@ fi
 phase "Release build (GCC, xsimd kernels, CUDA library when nvcc is found) and full test suite"
 run_suite full "" -DCMAKE_BUILD_TYPE=Release
 phase "Scalar fallback (GCC, CODA_SIMD=OFF)"
-run_suite scalar "-LE packaging|scripts" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}"
+run_suite scalar "-LE packaging|scripts" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}" "${no_mpi[@]}"
 aarch64_suite
 phase "AddressSanitizer + UndefinedBehaviorSanitizer (Clang)"
 # Clang, because GCC's ASan keeps the GEMM micro-kernel's register tile on the instrumented stack:
 # with GCC the network ran about 160 times slower than in Release, with Clang 8 times (inference,
 # coda-cifar10 bench), which is what lets every end-to-end test run instrumented.
-run_suite asan "-LE packaging|scripts" "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=address,undefined "${only_library[@]}"
+run_suite asan "-LE packaging|scripts" "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=address,undefined "${only_library[@]}" "${no_mpi[@]}"
 phase "ThreadSanitizer (Clang)"
 tsan_arch=x86-64-v3
 if ! grep -qw avx2 /proc/cpuinfo; then
@@ -86,7 +92,7 @@ if ! grep -qw avx2 /proc/cpuinfo; then
   tsan_arch=native
 fi
 CODA_TARGETS=coda_tests configure_and_build build/tsan "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=thread \
-  -DCODA_ARCH=$tsan_arch -DCODA_BUILD_EXAMPLES=OFF "${only_library[@]}"
+  -DCODA_ARCH=$tsan_arch -DCODA_BUILD_EXAMPLES=OFF "${only_library[@]}" "${no_mpi[@]}"
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build/tsan/tests/coda_tests
 phase "libFuzzer targets"
 bash scripts/fuzz.sh 60
