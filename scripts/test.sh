@@ -11,7 +11,9 @@
 #     1. Release, GCC, with the xsimd kernels (and the CUDA library when nvcc is found, MPI when
 #        Open MPI is installed): every test, the MPI ones (mpirun, 2 and 3 ranks) included;
 #     2. Release, GCC, with the scalar fallback (CODA_SIMD=OFF) and without MPI: every test of library
-#        and program code, and the refusal of a build without MPI to run under mpirun;
+#        and program code but the end-to-end program tests labelled `slow` (whole-network training,
+#        attribution and metrics runs: their kernels are those the unit and golden tests check
+#        here), and the refusal of a build without MPI to run under mpirun;
 #     3. aarch64: a cross build (GCC, xsimd's NEON kernels; tests/cross, cmake/toolchains/) run under
 #        qemu-user: the embedded example and the kernel tests on small shapes (about 2.5 minutes);
 #     4. AddressSanitizer + UndefinedBehaviorSanitizer (Clang): every test of library and program code;
@@ -78,7 +80,7 @@ fi
 phase "Release build (GCC, xsimd kernels, CUDA library when nvcc is found) and full test suite"
 run_suite full "" -DCMAKE_BUILD_TYPE=Release
 phase "Scalar fallback (GCC, CODA_SIMD=OFF)"
-run_suite scalar "-LE packaging|scripts" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}" "${no_mpi[@]}"
+run_suite scalar "-LE packaging|scripts|slow" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}" "${no_mpi[@]}"
 aarch64_suite
 phase "AddressSanitizer + UndefinedBehaviorSanitizer (Clang)"
 # Clang, because GCC's ASan keeps the GEMM micro-kernel's register tile on the instrumented stack:
