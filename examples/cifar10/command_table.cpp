@@ -99,7 +99,7 @@ std::vector<command_info> make_table() {
                },
                format_flag, threads_flag, model_override_flags, device_flag})},
       {"explain", "--model M (--image FILE | --data DIR --index I) --out PNG [flags]",
-       "Draws a model's contributions for one image as a picture and prints its top-3 classes.",
+       "Draws a model's contributions for one image (at its input or at any layer's) and prints its top-3 classes.",
        joined({{
                    {"model", "M", required_flag, "the model file"},
                    {"image", "FILE", "none", "the image (PNG, JPEG, ...; resized to 32x32); or --data with --index"},
@@ -107,6 +107,8 @@ std::vector<command_info> make_table() {
                    {"index", "I", "none", "index of the test image"},
                    {"out", "PNG", required_flag, "the picture to write"},
                    {"class", "C", "predicted", "explained class: 0-9 or a class name"},
+                   {"layer", "L", "0", "draw the contributions at the input of layer L (0-8; 0: the encoded image)"},
+                   {"all-layers", "", "", "draw every layer's, one row of panels per layer from layer 0"},
                },
                format_flag, threads_flag, model_override_flags})},
       {"bench", "[flags]", "Measures the inference, training and explanation speed (img/s) of cifar10-9l on random data.",

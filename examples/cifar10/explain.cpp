@@ -1,4 +1,5 @@
 // coda-cifar10 explain --model M (--image FILE | --data DIR --index I) --out PNG [--class C]
+//                      [--layer L | --all-layers]
 #include <coda/attribution/contributions.hpp>
 #include <coda/io/image.hpp>
 #include <cmath>
@@ -43,6 +44,44 @@ image_t input_image(const args& a) {
   return img;
 }
 
+/// The layers whose input's contributions are drawn: --layer L, all with --all-layers, else 0
+/// (the encoded image).
+std::vector<coda::index_t> chosen_layers(const args& a, coda::index_t depth) {
+  if (a.has("layer") && a.has("all-layers")) throw usage_error("give either --layer or --all-layers, not both");
+  std::vector<coda::index_t> layers;
+  if (a.has("all-layers"))
+    for (coda::index_t l = 0; l < depth; ++l) layers.push_back(l);
+  else
+    layers.push_back(a.integer("layer", 0, 0, depth - 1));
+  return layers;
+}
+
+/// Contributions of class `cls` at the input of layer `layer` ([C][H][W]), summed over the
+/// channels and enlarged (nearest neighbour) to the image's 32x32: the map render_explanation
+/// draws. `total` receives their sum and `shape_text` "CxHxW".
+template <class Net>
+std::vector<float> layer_map(const Net& net, const image_t& image, coda::index_t cls, coda::index_t layer, double& total,
+                             std::string& shape_text) {
+  std::vector<float> map(32 * 32, 0.f);
+  coda::detail::at_index<Net::depth>(std::size_t(layer), [&](auto i) {
+    using S = typename Net::template layer_input_shape<i>;
+    constexpr coda::index_t channels = S::dim(0), side = S::dim(1), scale = 32 / side;
+    static_assert(S::dim(1) == S::dim(2) && 32 % side == 0, "explain draws square maps that divide the 32x32 image");
+    const auto c = coda::layer_contributions<i>(
+        net, coda::tensor_view<const float, typename Net::image_shape>(image.data(), 1), {cls});
+    std::vector<double> summed(static_cast<std::size_t>(side * side), 0.0);
+    for (coda::index_t ch = 0; ch < channels; ++ch)
+      for (coda::index_t p = 0; p < side * side; ++p) summed[static_cast<std::size_t>(p)] += c.data()[ch * side * side + p];
+    total = 0;
+    for (double v : summed) total += v;
+    for (coda::index_t y = 0; y < 32; ++y)
+      for (coda::index_t x = 0; x < 32; ++x)
+        map[static_cast<std::size_t>(y * 32 + x)] = float(summed[static_cast<std::size_t>(y / scale * side + x / scale)]);
+    shape_text = std::to_string(channels) + "x" + std::to_string(side) + "x" + std::to_string(side);
+  });
+  return map;
+}
+
 }  // namespace
 
 int run_explain(int argc, const char* const* argv) {
@@ -50,6 +89,7 @@ int run_explain(int argc, const char* const* argv) {
   const std::string model = a.required("model"), out = a.required("out");
   apply_threads(a);
   const auto chosen = a.has("class") ? parse_class(a) : -1;
+  const std::vector<coda::index_t> layers = chosen_layers(a, coda::cifar10_9l<float>::depth);
   const auto file = coda::safetensors_file::read(model);
   const image_t image = input_image(a);
   return with_model(file, model_flags(a), [&](const auto& net) {
@@ -61,21 +101,31 @@ int run_explain(int argc, const char* const* argv) {
     std::iota(rank.begin(), rank.end(), 0);
     std::sort(rank.begin(), rank.end(), [&](auto x, auto y) { return logits(x) > logits(y); });
     const coda::index_t cls = chosen >= 0 ? chosen : rank[0];
-    auto contributions = std::make_unique<coda::sample<float, typename Net::encoded_shape>>();
-    coda::explain(net, image, cls, *contributions, ws);
-    std::vector<float> map(32 * 32, 0.f);
-    for (coda::index_t c = 0; c < 6; ++c)
-      for (coda::index_t i = 0; i < 1024; ++i) map[static_cast<std::size_t>(i)] += contributions->data()[c * 1024 + i];
-    coda::write_png(out, picture_width, picture_height, render_explanation(image.data(), map.data()));
+    // One row of panels per layer, the first layer at the top.
+    std::vector<std::uint8_t> picture;
+    std::vector<std::string> lines;
+    for (const coda::index_t l : layers) {
+      double total = 0;
+      std::string shape;
+      const std::vector<float> map = layer_map(net, image, cls, l, total, shape);
+      const auto row = render_explanation(image.data(), map.data());
+      picture.insert(picture.end(), row.begin(), row.end());
+      char line[160];
+      std::snprintf(line, sizeof line, "contributions at the input of layer %td (%s) sum to %.6f (logit - bias)", l,
+                    shape.c_str(), total);
+      lines.push_back(line);
+    }
+    const int height = picture_height * static_cast<int>(layers.size());
+    coda::write_png(out, picture_width, height, picture);
     std::printf("top classes (p = sigmoid(logit)):\n");
     for (int k = 0; k < 3; ++k) {
       const auto c = rank[static_cast<std::size_t>(k)];
       std::printf("  %d. %-10s logit %9.4f  p %.4f\n", k + 1, coda::cifar10_classes[static_cast<std::size_t>(c)],
                   double(logits(c)), 1 / (1 + std::exp(-double(logits(c)))));
     }
-    std::printf("explained class: %s; contributions sum to %.6f (logit - bias); picture: %s (%dx%d)\n",
-                coda::cifar10_classes[static_cast<std::size_t>(cls)],
-                std::accumulate(map.begin(), map.end(), 0.0), out.c_str(), picture_width, picture_height);
+    std::printf("explained class: %s; picture: %s (%dx%d%s)\n", coda::cifar10_classes[static_cast<std::size_t>(cls)],
+                out.c_str(), picture_width, height, layers.size() > 1 ? ", a row per layer from layer 0" : "");
+    for (const auto& line : lines) std::printf("  %s\n", line.c_str());
     return 0;
   });
 }
