@@ -70,6 +70,15 @@ TEST_CASE("predict, explain and explain_all and their try_ twins agree on good a
     CHECK(try_explain_all(net, *image, *all, ws).code == status::non_finite_input);
     CHECK(thrown([&] { explain_all(net, *image, *all, ws); }) == r.message);
   }
+  SECTION("a caller's buffer too small or not 64-byte aligned is refused when the workspace is made") {
+    detail::aligned_vector<float> memory(workspace<net_t>::size + 16);
+    CHECK(thrown([&] { workspace<net_t>(memory.data(), workspace<net_t>::size - 1); }) ==
+          "coda::workspace: the buffer is smaller than Net::embedded_workspace_size");
+    CHECK(thrown([&] { workspace<net_t>(memory.data() + 1, workspace<net_t>::size); }) ==
+          "coda::workspace: the buffer must be 64-byte aligned (alignas(64), or coda::detail::aligned_vector)");
+    workspace<net_t> aligned(memory.data(), workspace<net_t>::size);
+    CHECK(try_predict(net, *image, logits, aligned));
+  }
   SECTION("the batched functions reject with the same messages") {
     tensor<float, net_t::image_shape> images(2);
     std::copy(image->data(), image->data() + image->size(), images.sample_data(0));

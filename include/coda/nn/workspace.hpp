@@ -3,7 +3,10 @@
 // predict() and explain() on single images do no heap allocation.
 #pragma once
 
+#include <cstdint>
+
 #include "coda/ad/tape.hpp"
+#include "coda/core/aligned_allocator.hpp"
 
 namespace coda {
 
@@ -21,6 +24,9 @@ class workspace {
   /// the only allocation left is the node list, made here.
   workspace(scalar_type* buffer, std::size_t count) : tape_(buffer, count, Net::tape_nodes) {
     CODA_REQUIRE(count >= size, "coda::workspace: the buffer is smaller than Net::embedded_workspace_size");
+    // The kernels load aligned vectors from it: a misaligned buffer would crash them later.
+    CODA_REQUIRE(reinterpret_cast<std::uintptr_t>(buffer) % detail::alignment_bytes == 0,
+                 "coda::workspace: the buffer must be 64-byte aligned (alignas(64), or coda::detail::aligned_vector)");
   }
 
   coda::tape<scalar_type>& tape() { return tape_; }
