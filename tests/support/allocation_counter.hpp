@@ -1,11 +1,14 @@
-// Heap allocations seen by the replaced global operator new (tests/alloc_main.cpp).
+// Heap allocations seen by the replaced global operator new (examples/common/counting_new.cpp,
+// linked into the allocation tests).
 #pragma once
 
 #include <atomic>
 
+#include "counting_new.hpp"
+
 namespace coda::test {
 
-extern std::atomic<long> allocations;
+using counting_new::allocations;
 
 /// Number of operator new calls made while this object lived.
 class allocation_scope {
