@@ -35,18 +35,20 @@ else
 fi
 
 "$python" "$src/tests/convert/write_authors_pkl.py" ref.safetensors wrong.pkl --reshape 4.weight_mod.weighting_f.1.weight
-convert wrong.pkl --experiment 9L-S-CoDA-SQ-1000 --out wrong.safetensors > /dev/null 2> wrong.err
-[ $? -eq 1 ] || fail "a wrong shape did not exit with 1"
-one_error wrong.err "tensor '4.weight_mod.weighting_f.1.weight' has shape \[589824\], cifar10-9l needs \[9216, 64, 1, 1\]"
-convert model_epoch_1.pkl --experiment 9L-L-CoDA-SQ-100000 --out other.safetensors > /dev/null 2> other.err
-[ $? -eq 1 ] || fail "another network did not exit with 1"
-one_error other.err "tensor '0.weight_mod.weighting_f.0.weight' has shape \[32, 6, 3, 3\], imagenet100-9l needs \[64, 6, 7, 7\]"
-convert model_epoch_1.pkl --experiment 9L-S-CoDA-XX-1000 --out bad.safetensors > /dev/null 2> name.err
-[ $? -eq 2 ] || fail "a bad experiment name did not exit with 2"
-one_error name.err "is not a name like 9L-S-CoDA-SQ-1000"
-convert ref.safetensors --experiment 9L-S-CoDA-SQ-1000 --out bad.safetensors > /dev/null 2> notzip.err
-[ $? -eq 1 ] || fail "a file that is not a PyTorch file did not exit with 1"
-one_error notzip.err "not a PyTorch file of version 1.6 or later"
-[ ! -e wrong.safetensors ] && [ ! -e other.safetensors ] && [ ! -e bad.safetensors ] || fail "a refused conversion wrote a file"
+refuses() {  # exit code, the error text, convert_pytorch.py's arguments
+  local code=$1 text=$2
+  shift 2
+  convert "$@" --out refused.safetensors > /dev/null 2> refused.err
+  local got=$?
+  [ $got -eq "$code" ] || fail "convert $* exited with $got, not $code"
+  one_error refused.err "$text"
+  [ ! -e refused.safetensors ] || fail "convert $* wrote a file"
+}
+refuses 1 "tensor '4.weight_mod.weighting_f.1.weight' has shape \[589824\], cifar10-9l needs \[9216, 64, 1, 1\]" \
+  wrong.pkl --experiment 9L-S-CoDA-SQ-1000
+refuses 1 "tensor '0.weight_mod.weighting_f.0.weight' has shape \[32, 6, 3, 3\], imagenet100-9l needs \[64, 6, 7, 7\]" \
+  model_epoch_1.pkl --experiment 9L-L-CoDA-SQ-100000
+refuses 2 "is not a name like 9L-S-CoDA-SQ-1000" model_epoch_1.pkl --experiment 9L-S-CoDA-XX-1000
+refuses 1 "not a PyTorch file of version 1.6 or later" ref.safetensors --experiment 9L-S-CoDA-SQ-1000
 ls | grep -q '\.tmp\.' && fail "a temporary file was left"
 echo "converted a state dict in the authors' format; the refusals name the tensor"
