@@ -128,9 +128,9 @@ struct resampler {
     float w1;
   };
   std::vector<tap> xs, ys;
-  long side;  ///< S', the centre square's side in frame pixels
+  long side, left, top;  ///< S', the centre square's side in frame pixels, and its corner
 
-  resampler(long width, long height, long s) : side(std::min(width, height)) {
+  resampler(long width, long height, long s) : side(std::min(width, height)), left((width - side) / 2), top((height - side) / 2) {
     const auto taps = [&](long offset, std::vector<tap>& out) {
       for (long k = 0; k < s; ++k) {
         const double at = std::clamp((k + 0.5) * double(side) / double(s) - 0.5, 0.0, double(side - 1));
@@ -138,8 +138,8 @@ struct resampler {
         out.push_back({offset + i0, offset + std::min(i0 + 1, side - 1), float(at - double(i0))});
       }
     };
-    taps((width - side) / 2, xs);
-    taps((height - side) / 2, ys);
+    taps(left, xs);
+    taps(top, ys);
   }
   /// The frame (rgb24, width W) as the network's CHW image in [0, 1].
   void apply(const unsigned char* frame, long width, float* image) const {
@@ -164,12 +164,11 @@ unsigned char byte(float v) { return static_cast<unsigned char>(std::lround(std:
 void render(const unsigned char* frame, long width, const resampler& r, const float* map, long s, unsigned char* out) {
   float largest = 0;
   for (long i = 0; i < s * s; ++i) largest = std::max(largest, std::abs(map[i]));
-  const long side = r.side, x0 = r.xs[0].i0 - 0, y0 = r.ys[0].i0;
-  const long ox = (side == width) ? 0 : x0, oy = y0;
+  const long side = r.side;
   for (long y = 0; y < side; ++y)
     for (long x = 0; x < side; ++x) {
       unsigned char* left = out + (y * 2 * side + x) * 3;
-      const unsigned char* src = frame + ((oy + y) * width + ox + x) * 3;
+      const unsigned char* src = frame + ((r.top + y) * width + r.left + x) * 3;
       std::memcpy(left, src, 3);
       const float t = largest > 0 ? map[(y * s / side) * s + x * s / side] / largest : 0.f;
       unsigned char* right = left + side * 3;

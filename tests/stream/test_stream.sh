@@ -25,6 +25,13 @@ codes=("${PIPESTATUS[@]}")
 [ "$(wc -l < "$work/classes.csv")" -eq 26 ] || fail "classes.csv has not one row per frame"
 grep -Eq '^24,[0-9],-?[0-9.]+$' "$work/classes.csv" || fail "no row for the last frame"
 grep -q "25 frames in .* frames/s); allocations while streaming: 0$" "$work/stream.err" || fail "allocations while streaming"
+# The left half of each output frame is the input's centre square (columns 40 to 279), as it came.
+for frame in 0 24; do
+  for row in 0 120 239; do
+    cmp -s -n 720 -i $(((frame * 320 * 240 + row * 320 + 40) * 3)):$(((frame * 480 * 240 + row * 480) * 3)) \
+      "$work/in.raw" "$work/out.raw" || fail "frame $frame row $row: the left half is not the centre square"
+  done
+done
 "$ffmpeg" -loglevel error -i "$work/out.mp4" -f rawvideo -pix_fmt rgb24 "$work/decoded.raw" 2> "$work/redecode.err"
 [ "$(stat -c %s "$work/decoded.raw")" -eq $((25 * 480 * 240 * 3)) ] || fail "the encoded video does not hold 25 frames"
 
