@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string_view>
 
 #include "coda/attribution/contributions.hpp"
@@ -25,16 +26,21 @@ using small_l2 = network<float, shape<3, 7, 9>, dau_conv<6, 4, 3, 3, 2, 0, l2>, 
                          dau_conv<7, 3, 2, 1, 1, 0, l2>>;
 
 /// Logits are compared both as they are and as logit - beta: beta dominates the logits of a
-/// network with a high temperature, and only the second comparison sees the network's part.
+/// network with a high temperature, and only the second comparison sees the network's part. A
+/// float32 logit holds that part only to within an ulp of beta (two roundings, the reference's and
+/// ours, each half an ulp), which the second comparison allows on top of float_reorder: for
+/// imagenet100-9l at T = 1e5 one ulp of beta is ~1e-3 of the network's part (a compiler that fuses
+/// the head's multiply-add rounds it differently).
 template <class Net>
 void check_logits(const Net& net, const float* got, const std::vector<float>& expect) {
-  std::vector<float> got_minus_beta(expect.size()), expect_minus_beta(expect.size());
+  double worst = 0, scale = 0;
   for (std::size_t i = 0; i < expect.size(); ++i) {
-    got_minus_beta[i] = got[i] - net.logit_bias();
-    expect_minus_beta[i] = expect[i] - net.logit_bias();
+    worst = std::max(worst, std::abs(double(got[i]) - double(expect[i])));
+    scale = std::max(scale, std::abs(double(expect[i]) - double(net.logit_bias())));
   }
+  const double beta_ulp = std::abs(double(net.logit_bias())) * std::numeric_limits<float>::epsilon();
   CHECK(test::relative_error(got, expect.data(), expect.size()) < test::tolerance::float_reorder);
-  CHECK(test::relative_error(got_minus_beta.data(), expect_minus_beta.data(), expect.size()) < test::tolerance::float_reorder);
+  CHECK(worst < test::tolerance::float_reorder * scale + beta_ulp);
 }
 
 template <class Net>
