@@ -1,8 +1,8 @@
 // coda-cifar10 train under mpirun (docs/distributed.md): P ranks train the single-process run up
 // to the order of float sums, with or without augmentation and shuffling and with uneven shares;
-// only rank 0 writes and prints; a rank killed with SIGKILL stops the others within seconds with
-// an error line, leaves an intact checkpoint, and --resume (with the same or another number of
-// ranks) finishes the run with the uninterrupted run's model.
+// only rank 0 writes and prints; an error on one rank stops the others; a rank killed with SIGKILL
+// stops the others within seconds with an error line, leaves an intact checkpoint, and --resume
+// (with the same or another number of ranks) finishes the run with the uninterrupted run's model.
 #include <signal.h>
 #include <unistd.h>
 
@@ -205,4 +205,22 @@ TEST_CASE("a rank killed with SIGKILL stops the run, and --resume with 2 or 1 ra
   CHECK_THAT(test::read_text(dir / "resumed_two.out"), Catch::Contains("resuming from"));
   CHECK(model_difference(dir / "reference.safetensors", dir / "resumed_two.safetensors") == 0);
   CHECK(model_difference(dir / "reference.safetensors", dir / "resumed_one.safetensors") <= same_images_tolerance);
+}
+
+TEST_CASE("an error on rank 0 stops every rank at once with its error line", "[mpi][errors]") {
+  test::scratch_dir dir;
+  const std::string data = write_dataset(dir / "data", 16, 10);
+  const auto args = [&](const char* lr) {
+    return with(train_args(data, dir / "model.safetensors", 16, 1), {"--checkpoint-dir", dir / "ck", "--resume", "--lr", lr});
+  };
+  run(0, args("0.00025"), dir / "first");
+  // Rank 0 refuses the checkpoint of other settings while rank 1 waits for its state.
+  test::process p = start(2, args("0.001"), dir / "refused");
+  p.wait();
+  INFO("stdout:\n" << p.out() << "\nstderr:\n" << p.err());
+  REQUIRE_FALSE(p.timed_out());
+  CHECK(p.seconds() < 60);
+  CHECK(p.exit_code() == 1);
+  CHECK_THAT(p.err(), Catch::Contains("error: rank 0 of 2: " + dir / "ck/checkpoint.safetensors" +
+                                      ": the checkpoint was made with different settings"));
 }
