@@ -6,7 +6,9 @@
 #                                 benchmarks) into build/release, then every test of that build: unit,
 #                                 gradient, golden and program tests, examples, the main job against
 #                                 a local server, packaging and include-graph checks. The MPI tests
-#                                 (about a minute, `ctest -L mpi`) run in the whole matrix only.
+#                                 (`ctest -L mpi`) and the six whole-network end-to-end runs labelled
+#                                 `slow` (`ctest -L slow`: training against PyTorch, kill-and-resume,
+#                                 attribution against captum, the metrics) run in the whole matrix.
 #   bash scripts/test.sh --all    the whole matrix, as CI runs it (.ci/run):
 #     1. Release, GCC, with the xsimd kernels (and the CUDA library when nvcc is found, MPI when
 #        Open MPI is installed): every test, the MPI ones (mpirun, 2 and 3 ranks) included;
@@ -67,7 +69,7 @@ sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-
 
 if [ "$mode" = quick ]; then
   phase "Release build (GCC, xsimd kernels) and its tests"
-  run_suite release "-LE mpi" -DCMAKE_BUILD_TYPE=Release "${only_library[@]}"
+  run_suite release "-LE mpi|slow" -DCMAKE_BUILD_TYPE=Release "${only_library[@]}"
   echo "the quick tests passed in ${SECONDS} s (the whole matrix: bash scripts/test.sh --all)"
   exit 0
 fi
