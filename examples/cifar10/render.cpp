@@ -1,24 +1,14 @@
 #include "render.hpp"
 
+#include "diverging.hpp"
+
 #include <algorithm>
-#include <array>
 #include <cmath>
 
 namespace cifar {
 
-namespace {
-
-using rgb = std::array<std::uint8_t, 3>;
-
-std::uint8_t byte(float v) { return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.f, 1.f) * 255.f)); }
-
-// Diverging map for t in [-1, 1]: blue, white at 0, red.
-rgb diverging(float t) {
-  t = std::clamp(t, -1.f, 1.f);
-  return t >= 0 ? rgb{255, byte(1 - t), byte(1 - t)} : rgb{byte(1 + t), byte(1 + t), 255};
-}
-
-}  // namespace
+using diverging::byte;
+using rgb = diverging::rgb;
 
 std::vector<std::uint8_t> render_explanation(const float* image, const float* map) {
   std::vector<std::uint8_t> out(static_cast<std::size_t>(picture_width) * picture_height * 3, 255);
@@ -40,7 +30,7 @@ std::vector<std::uint8_t> render_explanation(const float* image, const float* ma
     return rgb{byte(image[i] * weight), byte(image[1024 + i] * weight), byte(image[2048 + i] * weight)};
   };
   panel(0, [&](int i) { return pixel(i, 1.f); });
-  panel(1, [&](int i) { return diverging(largest > 0 ? map[i] / largest : 0.f); });
+  panel(1, [&](int i) { return diverging::colour(largest > 0 ? map[i] / largest : 0.f); });
   panel(2, [&](int i) { return pixel(i, largest_positive > 0 ? std::max(map[i], 0.f) / largest_positive : 0.f); });
   return out;
 }

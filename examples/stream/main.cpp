@@ -16,6 +16,7 @@
 #include <coda/nn/presets.hpp>
 
 #include "counting_new.hpp"
+#include "diverging.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -155,8 +156,6 @@ struct resampler {
   }
 };
 
-unsigned char byte(float v) { return static_cast<unsigned char>(std::lround(std::clamp(v, 0.f, 1.f) * 255.f)); }
-
 /// Output frame (2S' x S'): the centre square, and the map of S x S contributions (summed over the
 /// encoded channels) enlarged to S' x S', blue < 0 < red, white at 0, symmetric range.
 void render(const unsigned char* frame, long width, const resampler& r, const float* map, long s, unsigned char* out) {
@@ -170,8 +169,8 @@ void render(const unsigned char* frame, long width, const resampler& r, const fl
       std::memcpy(left, src, 3);
       const float t = largest > 0 ? map[(y * s / side) * s + x * s / side] / largest : 0.f;
       unsigned char* right = left + side * 3;
-      if (t >= 0) right[0] = 255, right[1] = byte(1 - t), right[2] = byte(1 - t);
-      else right[0] = byte(1 + t), right[1] = byte(1 + t), right[2] = 255;
+      const diverging::rgb c = diverging::colour(t);
+      std::memcpy(right, c.data(), 3);
     }
 }
 
