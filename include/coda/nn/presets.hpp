@@ -19,9 +19,9 @@ using cifar10_9l = network<Scalar, shape<3, 32, 32>,                 //
                            dau_conv<64, 64, 64, 3, 1, 1, Norm>,      //
                            dau_conv<64, 10, 64, 1, 1, 0, Norm>>;
 
-/// The authors' ImageNet-100 network "9L-L-CoDA-SQ-100000" (their experiments/Imagenet/final
-/// configuration): a 7x7 first layer with stride 3, ranks 64/128/256, 100 classes, 240x240 input;
-/// construct it with imagenet100_9l_temperature, the T of its name.
+/// The authors' ImageNet-100 network "9L-L-CoDA-SQ-100000" (docs/math.md §2.2): a 7x7 first layer
+/// with stride 3, ranks 64/128/256, 100 classes, 240x240 input; construct it with
+/// imagenet100_9l_temperature, the T of its name.
 template <class Scalar = float, class Norm = squash>
 using imagenet100_9l = network<Scalar, shape<3, 240, 240>,             //
                                dau_conv<6, 16, 64, 7, 3, 3, Norm>,     //
