@@ -25,10 +25,13 @@ run_one() {  # target
   echo "fuzz_$1: $(grep -E '^stat::number_of_executed_units' "$dir/log.txt" | awk '{print $2}') runs in ${seconds} s, clean"
 }
 
+# Every target runs to its end even when another fails, so one report never cuts another short.
 pids=()
+failed=0
 for t in "${targets[@]}"; do
   run_one "$t" &
   pids+=($!)
-  if [ ${#pids[@]} -ge "$(nproc)" ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+  if [ ${#pids[@]} -ge "$(nproc)" ]; then wait "${pids[0]}" || failed=1; pids=("${pids[@]:1}"); fi
 done
-for p in "${pids[@]}"; do wait "$p"; done
+for p in "${pids[@]}"; do wait "$p" || failed=1; done
+exit "$failed"

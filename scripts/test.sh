@@ -18,7 +18,8 @@
 #        here), and the refusal of a build without MPI to run under mpirun;
 #     3. aarch64: a cross build (GCC, xsimd's NEON kernels; tests/cross, cmake/toolchains/) run under
 #        qemu-user: the embedded example and the kernel tests on small shapes (about 2.5 minutes);
-#     4. AddressSanitizer + UndefinedBehaviorSanitizer (Clang): every test of library and program code;
+#     4. AddressSanitizer + UndefinedBehaviorSanitizer (Clang): every test of library and program code
+#        but two whole-network attribution runs whose code the smaller tests cover;
 #     5. ThreadSanitizer (Clang): every unit test, built for x86-64-v3 when the CPU has AVX2: the
 #        one run of the unit tests with the GEMM tile of AVX2 (16 registers), where the other
 #        builds target this machine, which may have AVX-512;
@@ -88,7 +89,10 @@ phase "AddressSanitizer + UndefinedBehaviorSanitizer (Clang)"
 # Clang, because GCC's ASan keeps the GEMM micro-kernel's register tile on the instrumented stack:
 # with GCC the network ran about 160 times slower than in Release, with Clang 8 times (inference,
 # coda-cifar10 bench), which is what lets every end-to-end test run instrumented.
-run_suite asan "-LE packaging|scripts" "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=address,undefined "${only_library[@]}" "${no_mpi[@]}"
+# Two whole-network runs stay out, 950 s of the phase's 1400 on 2 cores: all nine attribution
+# methods through `metrics`, and `attribute` against the captum references. Their code runs here
+# in the unit tests of every method and in the smaller `attribute` and `metrics` program tests.
+run_suite asan "-LE packaging|scripts -E all.nine.methods|captum-convention" "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=address,undefined "${only_library[@]}" "${no_mpi[@]}"
 phase "ThreadSanitizer (Clang)"
 tsan_arch=x86-64-v3
 if ! grep -qw avx2 /proc/cpuinfo; then

@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <iterator>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "coda/io/image.hpp"
+#include "support/fixtures.hpp"
 
 using namespace coda;
 
@@ -140,4 +142,91 @@ TEST_CASE("decode_image: formats other than PNG, JPEG and BMP are refused before
   const bytes gif = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff,
                      ',', 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0, ';'};
   CHECK_THROWS_WITH(decode_image(gif, "dot.gif"), Catch::Contains("dot.gif: not a readable image (only PNG, JPEG and BMP files are)"));
+}
+
+namespace {
+
+bytes small_jpeg() {
+  bytes jpg;
+  REQUIRE(stbi_write_jpg_to_func(append_to, &jpg, 8, 8, 3, small_rgb().data(), 90) != 0);
+  return jpg;
+}
+
+/// Offset of the first `FF C4` (define Huffman table) marker.
+std::size_t first_dht(const bytes& jpg) {
+  const std::uint8_t marker[] = {0xff, 0xc4};
+  const auto it = std::search(jpg.begin(), jpg.end(), std::begin(marker), std::end(marker));
+  REQUIRE(it != jpg.end());
+  return static_cast<std::size_t>(it - jpg.begin());
+}
+
+}  // namespace
+
+TEST_CASE("decode_image: a JPEG Huffman table declaring more than 256 codes is refused before stb builds it", "[image][errors]") {
+  bytes jpg = small_jpeg();
+  REQUIRE(decode_image(jpg, "small.jpg").width == 8);
+  // DHT: marker, 2-byte length, class/id byte, then 16 code counts. Raising the last count puts
+  // the sum over 256, which Debian's stb 2.27 would write past its 256-entry arrays.
+  const std::size_t counts = first_dht(jpg) + 5;
+  jpg[counts + 15] = 255;
+  CHECK_THROWS_WITH(decode_image(jpg, "tables.jpg"),
+                    Catch::Contains("tables.jpg: JPEG Huffman table at byte " + std::to_string(counts - 1) + " declares") &&
+                        Catch::Contains("more than the 256 a table can hold"));
+}
+
+TEST_CASE("decode_image: FF C4 inside a JPEG comment is not taken for a Huffman table", "[image]") {
+  bytes jpg = small_jpeg();
+  const rgb_image plain = decode_image(jpg, "small.jpg");
+  // A COM segment (FF FE, length 20) right after SOI whose payload reads like a table of 16 x 255 codes.
+  bytes comment = {0xff, 0xfe, 0, 20, 0xff, 0xc4, 0, 40, 0x10};
+  comment.resize(22, 255);
+  jpg.insert(jpg.begin() + 2, comment.begin(), comment.end());
+  CHECK(decode_image(jpg, "commented.jpg").chw == plain.chw);
+}
+
+TEST_CASE("decode_image: a JPEG scan using a Huffman table the file never defines is refused", "[image][errors]") {
+  bytes jpg = small_jpeg();
+  // stb writes the luminance DC and AC tables, then the chrominance ones (class/id bytes 00, 10,
+  // 01, 11). Turning the last into a second DC table 1 leaves AC table 1, which the chrominance
+  // components' scan uses, undefined: stb would decode it from uninitialised memory.
+  const std::size_t dht = first_dht(jpg);
+  std::size_t at = dht + 4;
+  for (int table = 0; table < 3; ++table) {
+    std::size_t codes = 0;
+    for (std::size_t i = 1; i <= 16; ++i) codes += jpg[at + i];
+    at += 17 + codes;
+  }
+  REQUIRE(jpg[at] == 0x11);
+  jpg[at] = 0x01;
+  CHECK_THROWS_WITH(decode_image(jpg, "tables.jpg"), Catch::Contains("tables.jpg: the JPEG scan at byte") &&
+                                                          Catch::Contains("uses Huffman table AC 1, which the file does not define before it"));
+}
+
+namespace {
+
+/// The 24x16 picture tests/fixtures/jpeg/ encodes, in CHW order.
+rgb_image gradient() {
+  rgb_image img{24, 16, bytes(3 * 24 * 16)};
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 24; ++x) {
+      const int channel[3] = {x * 10 % 256, y * 15 % 256, (x + y) * 7 % 256};
+      for (int c = 0; c < 3; ++c) img.chw[static_cast<std::size_t>((c * 16 + y) * 24 + x)] = static_cast<std::uint8_t>(channel[c]);
+    }
+  return img;
+}
+
+}  // namespace
+
+TEST_CASE("decode_image: progressive JPEGs and JPEGs with restart markers pass the table checks", "[image]") {
+  const rgb_image expect = gradient();
+  for (const char* name : {"jpeg/progressive.jpg", "jpeg/restart.jpg"}) {
+    INFO(name);
+    const rgb_image img = load_image(test::fixture_path(name));
+    REQUIRE(img.width == 24);
+    REQUIRE(img.height == 16);
+    // Quality 90 keeps each pixel of this smooth picture close; chroma subsampling costs the most.
+    double error = 0;
+    for (std::size_t k = 0; k < img.chw.size(); ++k) error += std::abs(int(img.chw[k]) - int(expect.chw[k]));
+    CHECK(error / double(img.chw.size()) < 8);
+  }
 }

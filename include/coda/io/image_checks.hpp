@@ -11,6 +11,7 @@
 #include <cstring>
 #include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "coda/core/error.hpp"
@@ -75,11 +76,137 @@ inline void check_png_chunks(const std::vector<std::uint8_t>& bytes, const std::
                             " compressed bytes can hold"));
 }
 
-/// The format of `bytes`; anything but PNG, JPEG and BMP is refused before stb parses it.
+/// End of a JPEG scan's entropy-coded data that starts at `pos`: the first marker that is neither
+/// byte stuffing (FF 00) nor a restart (FF D0-D7), fill bytes (FF FF ...) skipped, as stb reads it.
+inline std::size_t end_of_jpeg_scan(const std::vector<std::uint8_t>& bytes, std::size_t pos) {
+  while (pos < bytes.size()) {
+    if (bytes[pos] != 0xff) {
+      ++pos;
+      continue;
+    }
+    std::size_t next = pos + 1;
+    while (next < bytes.size() && bytes[next] == 0xff) ++next;
+    if (next < bytes.size() && bytes[next] != 0x00 && (bytes[next] < 0xd0 || bytes[next] > 0xd7)) return pos;
+    pos = next + 1;
+  }
+  return pos;
+}
+
+/// JPEG tables that Debian's stb 2.27 trusts (both found by fuzz_image; stb 2.28 refuses the first):
+/// a Huffman table declaring more than the 256 codes its arrays hold is written past them, and a
+/// scan that uses a Huffman or quantisation table the file never defined decodes with whatever
+/// memory stb's unzeroed allocation held. The walk reads the segments as stb does (their lengths,
+/// stray bytes between them, a scan's data up to the next marker, bytes past the end as 0), so
+/// each table stb builds and each scan it decodes is checked; where stb would stop with an error
+/// of its own, the walk stops too and leaves the error to stb.
+class jpeg_table_check {
+ public:
+  jpeg_table_check(const std::vector<std::uint8_t>& bytes, const std::string& origin) : bytes_(bytes), origin_(origin) {}
+
+  void run() {
+    std::size_t pos = 2;  // after SOI
+    while (pos < bytes_.size()) {
+      if (bytes_[pos] != 0xff) {
+        ++pos;
+        continue;
+      }
+      while (pos < bytes_.size() && bytes_[pos] == 0xff) ++pos;
+      const std::size_t marker = at(pos++);
+      if (marker == 0xd9) return;                                                            // EOI
+      if (marker == 0x00 || marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8)) continue;  // no length field
+      const std::size_t length = at(pos) << 8 | at(pos + 1);
+      if (!segment(marker, pos + 2, static_cast<long>(length) - 2)) return;
+      pos += length;
+      if (marker == 0xda) pos = end_of_jpeg_scan(bytes_, pos);
+    }
+  }
+
+ private:
+  /// False where stb stops reading the file.
+  bool segment(std::size_t marker, std::size_t start, long length) {
+    switch (marker) {
+      case 0xc4: return huffman_tables(start, length);
+      case 0xdb: return quantisation_tables(start, length);
+      case 0xc0: case 0xc1: case 0xc2: return frame(start, marker == 0xc2);
+      case 0xda: return scan(start);
+      default: return true;
+    }
+  }
+
+  bool huffman_tables(std::size_t table, long left) {
+    while (left > 0) {
+      const std::size_t kind = at(table) >> 4, id = at(table) & 15;
+      if (kind > 1 || id > 3) return false;
+      std::size_t codes = 0;
+      for (std::size_t i = 1; i <= 16; ++i) codes += at(table + i);
+      if (codes > 256)
+        CODA_THROW(format_error(origin_ + ": JPEG Huffman table at byte " + std::to_string(table) + " declares " +
+                                std::to_string(codes) + " codes, more than the 256 a table can hold"));
+      (kind == 0 ? dc_ : ac_)[id] = true;
+      table += 17 + codes;
+      left -= static_cast<long>(17 + codes);
+    }
+    return left == 0;
+  }
+
+  bool quantisation_tables(std::size_t table, long left) {
+    while (left > 0) {
+      const std::size_t precision = at(table) >> 4, id = at(table) & 15;
+      if (precision > 1 || id > 3) return false;
+      quantisation_[id] = true;
+      const std::size_t size = precision == 0 ? 65 : 129;
+      table += size;
+      left -= static_cast<long>(size);
+    }
+    return left == 0;
+  }
+
+  bool frame(std::size_t start, bool progressive) {
+    const std::size_t count = at(start + 5);
+    if (count != 1 && count != 3 && count != 4) return false;
+    for (std::size_t c = 0; c < count; ++c) components_.push_back({at(start + 6 + 3 * c), at(start + 8 + 3 * c)});
+    progressive_ = progressive;
+    return true;
+  }
+
+  /// A scan decodes each of its components with a DC table (baseline, or a progressive scan of
+  /// first DC bits), an AC table (baseline, or a progressive AC scan) and its quantisation table.
+  bool scan(std::size_t start) {
+    if (components_.empty()) return false;  // stb reads no scan before the frame header
+    const std::size_t count = at(start), selection = start + 1 + 2 * count;
+    const std::size_t first = at(selection), high = at(selection + 2) >> 4;
+    const bool uses_dc = !progressive_ || (first == 0 && high == 0), uses_ac = !progressive_ || first > 0;
+    for (std::size_t c = 0; c < count; ++c) {
+      const std::size_t id = at(start + 1 + 2 * c), dc = at(start + 2 + 2 * c) >> 4, ac = at(start + 2 + 2 * c) & 15;
+      const auto component = std::find_if(components_.begin(), components_.end(), [id](const auto& k) { return k.first == id; });
+      if (component == components_.end() || dc > 3 || ac > 3 || component->second > 3) return false;
+      if ((uses_dc && !dc_[dc]) || (uses_ac && !ac_[ac]))
+        undefined(start, "Huffman table " + std::string(uses_dc && !dc_[dc] ? "DC " + std::to_string(dc) : "AC " + std::to_string(ac)));
+      if (!quantisation_[component->second]) undefined(start, "quantisation table " + std::to_string(component->second));
+    }
+    return true;
+  }
+
+  [[noreturn]] void undefined(std::size_t scan_start, const std::string& table) const {
+    CODA_THROW(format_error(origin_ + ": the JPEG scan at byte " + std::to_string(scan_start - 4) + " uses " + table +
+                            ", which the file does not define before it"));
+  }
+
+  std::size_t at(std::size_t i) const { return i < bytes_.size() ? bytes_[i] : 0; }  // stb reads 0 past the end
+
+  const std::vector<std::uint8_t>& bytes_;
+  const std::string& origin_;
+  bool dc_[4] = {}, ac_[4] = {}, quantisation_[4] = {}, progressive_ = false;
+  std::vector<std::pair<std::size_t, std::size_t>> components_;  // id, quantisation table
+};
+
+/// The format of `bytes`; anything but PNG, JPEG and BMP is refused before stb parses it, and so
+/// is a JPEG whose tables stb cannot hold or whose scans use tables it does not define.
 inline image_format require_supported_format(const std::vector<std::uint8_t>& bytes, const std::string& origin) {
   const image_format format = sniff_image_format(bytes);
   if (format == image_format::other)
     CODA_THROW(format_error(origin + ": not a readable image (only PNG, JPEG and BMP files are)"));
+  if (format == image_format::jpeg) jpeg_table_check(bytes, origin).run();  // before stbi_info, which builds the tables
   return format;
 }
 
