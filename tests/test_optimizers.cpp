@@ -310,6 +310,18 @@ TEST_CASE("scheduled_lr follows the paper's step schedule", "[optim][schedule]")
   CHECK_THAT(scheduled_lr(0.1, 0.5, 10, 25), Catch::Matchers::WithinRel(0.4, tol::libm_pow));
 }
 
+TEST_CASE("scheduled_lr with warm-up follows the authors' ImageNet schedule", "[optim][schedule]") {
+  // Their list: numpy.linspace(2.5e-4, 1e-3, 15) for epochs 0-14, then 1e-3 / 2^(epoch // 20).
+  for (index_t epoch = 0; epoch <= 60; ++epoch) {
+    INFO("epoch " << epoch);
+    const double expect = epoch < 15 ? 2.5e-4 + double(epoch) * ((1e-3 - 2.5e-4) / 14) : 1e-3 / double(1 << (epoch / 20));
+    CHECK_THAT(scheduled_lr(1e-3, 2.0, 20, epoch, 15, 2.5e-4), Catch::Matchers::WithinRel(expect, tol::libm_pow));
+  }
+  CHECK(scheduled_lr(1e-3, 2.0, 20, 0, 15, 2.5e-4) == 2.5e-4);
+  CHECK(scheduled_lr(1e-3, 2.0, 20, 14, 15, 2.5e-4) == 1e-3);
+  CHECK(scheduled_lr(1e-3, 2.0, 20, 0, 1, 2.5e-4) == 1e-3);  // one warm-up epoch is the base rate
+}
+
 TEST_CASE("scheduled_lr rejects a non-positive step or decay", "[optim][schedule]") {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   CHECK_THROWS_AS(scheduled_lr(2.5e-4, 1.5, 0, 10), argument_error);

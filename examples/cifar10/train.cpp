@@ -17,6 +17,7 @@
 #include "data.hpp"
 #include "device.hpp"
 #include "evaluate.hpp"
+#include "image_folders.hpp"
 #include "model_dispatch.hpp"
 #include "processes.hpp"
 #include "train_report.hpp"
@@ -345,6 +346,9 @@ int train_with(const train_options& o, coda::collective& group) {
 
 int run_train(int argc, const char* const* argv) {
   const args a("train", argc, argv, 2);
+  if (a.choice("arch", {"cifar10-9l", "imagenet100-9l"}) != "cifar10-9l") return train_image_folders(a);
+  for (const char* flag : {"warmup-epochs", "warmup-lr"})
+    if (a.has(flag)) throw usage_error("--" + std::string(flag) + " is for --arch imagenet100-9l; cifar10-9l's recipe has no warm-up");
   const train_options o = parse_train(a);
   std::string norm = a.choice("norm", {"squash", "l2"});
   coda::collective& group = join_processes();
@@ -368,6 +372,7 @@ int run_eval(int argc, const char* const* argv) {
   // Read only by the CUDA build: without it, select_device() only validates the flag.
   [[maybe_unused]] const device_kind device = select_device(a);
   const auto file = coda::safetensors_file::read(model);
+  if (coda::read_model_metadata(file, overrides).arch == coda::arch_name<imagenet_net>::value) return eval_image_folders(a, file);
   const auto test = load_split(data, format, coda::dataset_split::test, limit, threads);
   const double acc = with_model(file, overrides, [&](const auto& net) {
 #ifdef CODA_HAS_CUDA

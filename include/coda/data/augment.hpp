@@ -38,14 +38,18 @@ inline std::vector<index_t> epoch_order(index_t n, std::uint64_t seed, index_t e
   return order;
 }
 
+/// The random key of the sample at `position` of `epoch`: what its augmentation draws from.
+inline std::uint64_t augmentation_key(std::uint64_t seed, index_t epoch, index_t position) {
+  return detail::splitmix64(detail::stream_key(seed, epoch, detail::augment_stream) + static_cast<std::uint64_t>(position));
+}
+
 /// The augmentation drawn for the sample at `position` of `epoch`.
 struct augmentation {
   bool flip;
   index_t dy, dx;  ///< shift in [-4, 4]: output pixel (y, x) reads input (y + dy, x + dx)
 
   static augmentation draw(std::uint64_t seed, index_t epoch, index_t position) {
-    const std::uint64_t r =
-        detail::splitmix64(detail::stream_key(seed, epoch, detail::augment_stream) + static_cast<std::uint64_t>(position));
+    const std::uint64_t r = augmentation_key(seed, epoch, position);
     return {(r & 1) != 0, static_cast<index_t>((r >> 8) % 9) - 4, static_cast<index_t>((r >> 16) % 9) - 4};
   }
 

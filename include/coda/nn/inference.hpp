@@ -97,6 +97,16 @@ tensor<typename Net::scalar_type, typename Net::logits_shape> predict(
   return logits;
 }
 
+/// Whether class `label` is among the k classes of largest logit: fewer than k classes have a
+/// larger one (a tie counts for the label). Top-1 and top-5 accuracy count this.
+template <class T>
+bool in_top_k(const T* logits, index_t classes, index_t label, index_t k) {
+  CODA_REQUIRE(label >= 0 && label < classes && k > 0, "coda::in_top_k: the label must be a class and k positive");
+  index_t larger = 0;
+  for (index_t c = 0; c < classes; ++c) larger += logits[c] > logits[label];
+  return larger < k;
+}
+
 // ---- single image, no allocation -------------------------------------------------------------
 
 namespace detail {

@@ -66,6 +66,8 @@ struct training_settings {
   double lr_decay = 1.5;
   index_t batch = 8;
   index_t virtual_batch = 16;  ///< a multiple of batch
+  index_t warmup_epochs = 0;   ///< epochs of linear warm-up from warmup_lr to lr (scheduled_lr)
+  double warmup_lr = 0;
 };
 
 /// The paper's training loop step. A mini-batch is split into chunks of 2 to 4 images (chunk_of),
@@ -102,6 +104,8 @@ class trainer {
     CODA_REQUIRE(s.lr_step > 0 && s.lr_decay > 0 && std::isfinite(s.lr_decay),
                  "coda::trainer: the learning-rate step and decay must be positive");
     CODA_REQUIRE(s.momentum >= 0 && s.momentum <= 1, "coda::trainer: the momentum must be in [0, 1]");
+    CODA_REQUIRE(s.warmup_epochs >= 0 && s.warmup_lr >= 0 && std::isfinite(s.warmup_lr),
+                 "coda::trainer: the warm-up epochs and rate must not be negative");
     if (s.optimizer == optimizer_kind::adam) {
       optimizer_.template emplace<adam<T>>(Net::parameter_count);
     } else {
@@ -179,7 +183,9 @@ class trainer {
     return true;
   }
 
-  double lr(index_t epoch) const { return scheduled_lr(settings_.lr, settings_.lr_decay, settings_.lr_step, epoch); }
+  double lr(index_t epoch) const {
+    return scheduled_lr(settings_.lr, settings_.lr_decay, settings_.lr_step, epoch, settings_.warmup_epochs, settings_.warmup_lr);
+  }
   const training_settings& settings() const { return settings_; }
   collective& group() const { return group_; }
   index_t pending() const { return pending_; }
