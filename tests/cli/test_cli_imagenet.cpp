@@ -53,7 +53,7 @@ std::pair<double, double> top_accuracies(const std::string& out, const std::stri
 
 }  // namespace
 
-TEST_CASE("imagenet100-9l trains on an image folder of any size, evaluates top-1/top-5 and explains", "[cli][imagenet]") {
+TEST_CASE("imagenet100-9l trains on an image folder of any size, evaluates top-1/top-5 and explains", "[cli][imagenet][slow]") {
   test::scratch_dir dir;
   write_folder(dir);
   const std::string data = dir / "data", model = dir / "m.safetensors";
