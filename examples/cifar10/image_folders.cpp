@@ -162,7 +162,8 @@ int train_image_folders(const args& a) {
       loss_sum += tr.train_batch(cur.images.data(), cur.labels.data(), m, epoch, logits.data()) * double(m);
       for (coda::index_t k = 0; k < m; ++k)
         correct += coda::in_top_k(logits.data() + k * Net::num_classes, Net::num_classes, cur.labels[static_cast<std::size_t>(k)], 1);
-      bar.update(b * settings.batch + m, loss_sum / double(b * settings.batch + m), double(correct) / double(b * settings.batch + m));
+      const coda::index_t seen = b * settings.batch + m;
+      bar.update(seen, loss_sum / double(seen), double(correct) / double(seen));
       if (next.valid()) next.get();
     }
     tr.flush(epoch);

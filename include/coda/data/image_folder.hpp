@@ -39,6 +39,11 @@ inline std::vector<std::filesystem::path> sorted_entries(const std::filesystem::
   return out;
 }
 
+/// DIR/train or DIR/test.
+inline std::filesystem::path split_dir(const std::string& dir, dataset_split split) {
+  return std::filesystem::path(dir) / (split == dataset_split::train ? "train" : "test");
+}
+
 }  // namespace detail
 
 /// Whether `dir` holds the folder layout (a train/ or test/ subdirectory).
@@ -57,7 +62,7 @@ struct image_folder_listing {
 
 /// Lists one split, of any number of classes; refuses a split without images.
 inline image_folder_listing list_image_folder(const std::string& dir, dataset_split split) {
-  const std::filesystem::path root = std::filesystem::path(dir) / (split == dataset_split::train ? "train" : "test");
+  const std::filesystem::path root = detail::split_dir(dir, split);
   std::error_code ec;
   if (!std::filesystem::is_directory(root, ec)) CODA_THROW(io_error(root.string() + ": no such directory"));
   image_folder_listing out;
@@ -100,9 +105,8 @@ image_dataset<Shape> read_image_folder(const std::string& dir, dataset_split spl
   constexpr index_t height = Shape::dim(1), width = Shape::dim(2);
   const image_folder_listing listing = list_image_folder(dir, split);
   if (listing.classes.size() != cifar10_classes.size())
-    CODA_THROW(format_error((std::filesystem::path(dir) / (split == dataset_split::train ? "train" : "test")).string() + ": expected " +
-                            std::to_string(cifar10_classes.size()) + " class directories, found " +
-                            std::to_string(listing.classes.size())));
+    CODA_THROW(format_error(detail::split_dir(dir, split).string() + ": expected " + std::to_string(cifar10_classes.size()) +
+                            " class directories, found " + std::to_string(listing.classes.size())));
   const auto& files = listing.files;
   const auto& labels = listing.labels;
 

@@ -412,32 +412,41 @@ inline double rand_augment_value(rand_augment_op op, int magnitude) {
   return detail::unfused(magnitude / 30.0, range.max - range.min) + range.min;
 }
 
+namespace detail {
+
+/// apply_rand_augment_op once the image and the value have been checked.
+inline void apply_rand_augment_op_checked(rgb_image& img, rand_augment_op op, double value, std::uint64_t key) {
+  switch (op) {
+    case rand_augment_op::auto_contrast: return apply_channel_luts(img, autocontrast_lut);
+    case rand_augment_op::equalize: return apply_channel_luts(img, equalize_lut);
+    case rand_augment_op::invert:
+      for (auto& v : img.chw) v = static_cast<std::uint8_t>(255 - v);
+      return;
+    case rand_augment_op::rotate: return rotate(img, random_sign(value, key));
+    case rand_augment_op::posterize: return posterize(img, value);
+    case rand_augment_op::solarize: return solarize(img, value);
+    case rand_augment_op::solarize_add: return solarize_add(img, value);
+    case rand_augment_op::color: return blend(img, colourless(img), value);
+    case rand_augment_op::contrast: return blend(img, mean_grey(img), value);
+    case rand_augment_op::brightness: return blend(img, std::vector<std::uint8_t>(img.chw.size(), 0), value);
+    case rand_augment_op::sharpness: return blend(img, smoothed(img), value);
+    case rand_augment_op::shear_x: return affine_nearest(img, {1, random_sign(value, key), 0, 0, 1, 0});
+    case rand_augment_op::shear_y: return affine_nearest(img, {1, 0, 0, random_sign(value, key), 1, 0});
+    case rand_augment_op::cutout: return cutout(img, value, key);
+    case rand_augment_op::translate_x: return affine_nearest(img, {1, 0, random_sign(value, key), 0, 1, 0});
+    case rand_augment_op::translate_y: return affine_nearest(img, {1, 0, 0, 0, 1, random_sign(value, key)});
+  }
+  throw_unknown_op(op);
+}
+
+}  // namespace detail
+
 /// Applies `op` with `value`; `key` is a stream for the op's own draws (sign of geometric ops,
 /// cutout position).
 inline void apply_rand_augment_op(rgb_image& img, rand_augment_op op, double value, std::uint64_t key) {
   detail::check_rand_augment_image(img);
   CODA_REQUIRE(std::isfinite(value), "coda::rand_augment: the value of an operation must be finite");
-  switch (op) {
-    case rand_augment_op::auto_contrast: return detail::apply_channel_luts(img, detail::autocontrast_lut);
-    case rand_augment_op::equalize: return detail::apply_channel_luts(img, detail::equalize_lut);
-    case rand_augment_op::invert:
-      for (auto& v : img.chw) v = static_cast<std::uint8_t>(255 - v);
-      return;
-    case rand_augment_op::rotate: return detail::rotate(img, detail::random_sign(value, key));
-    case rand_augment_op::posterize: return detail::posterize(img, value);
-    case rand_augment_op::solarize: return detail::solarize(img, value);
-    case rand_augment_op::solarize_add: return detail::solarize_add(img, value);
-    case rand_augment_op::color: return detail::blend(img, detail::colourless(img), value);
-    case rand_augment_op::contrast: return detail::blend(img, detail::mean_grey(img), value);
-    case rand_augment_op::brightness: return detail::blend(img, std::vector<std::uint8_t>(img.chw.size(), 0), value);
-    case rand_augment_op::sharpness: return detail::blend(img, detail::smoothed(img), value);
-    case rand_augment_op::shear_x: return detail::affine_nearest(img, {1, detail::random_sign(value, key), 0, 0, 1, 0});
-    case rand_augment_op::shear_y: return detail::affine_nearest(img, {1, 0, 0, detail::random_sign(value, key), 1, 0});
-    case rand_augment_op::cutout: return detail::cutout(img, value, key);
-    case rand_augment_op::translate_x: return detail::affine_nearest(img, {1, 0, detail::random_sign(value, key), 0, 1, 0});
-    case rand_augment_op::translate_y: return detail::affine_nearest(img, {1, 0, 0, 0, 1, detail::random_sign(value, key)});
-  }
-  detail::throw_unknown_op(op);
+  detail::apply_rand_augment_op_checked(img, op, value, key);
 }
 
 /// n ops drawn uniformly with replacement from the 16, each at magnitude m, from stream `key`.
@@ -451,7 +460,7 @@ inline void rand_augment(rgb_image& img, int n, int magnitude, std::uint64_t key
     const int drawn = std::min(rand_augment_op_count - 1,
                                static_cast<int>(detail::uniform_at(key, static_cast<std::uint64_t>(i)) * rand_augment_op_count));
     const auto op = static_cast<rand_augment_op>(drawn);
-    apply_rand_augment_op(img, op, rand_augment_value(op, magnitude), detail::rand_augment_op_key(key, i));
+    detail::apply_rand_augment_op_checked(img, op, rand_augment_value(op, magnitude), detail::rand_augment_op_key(key, i));
   }
 }
 
