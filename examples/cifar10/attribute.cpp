@@ -1,6 +1,9 @@
-// coda-cifar10 attribute --model M --input X --output Y [--method LIST] [--class C]: the maps of
-// the paper's attribution methods for the images of X, one tensor per method.
+// coda-cifar10 attribute --model M (--input X | --image FILE | --data DIR --index I)
+//                        (--output Y | --picture PNG) [--method LIST] [--class C]:
+// the maps of the paper's attribution methods, one tensor per method, and a picture of the first
+// image's maps (a row of explain's panels per method).
 #include <coda/attribution/methods.hpp>
+#include <coda/io/image.hpp>
 #include <coda/io/safetensors.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -11,6 +14,7 @@
 #include "image_input.hpp"
 #include "model_dispatch.hpp"
 #include "progress.hpp"
+#include "render.hpp"
 
 namespace cifar {
 
@@ -50,19 +54,45 @@ std::vector<float> method_maps(const Net& net, coda::attribution_method method, 
   return out;
 }
 
+/// The images: --input X, or the one of --image FILE or --data DIR --index I.
+coda::tensor<float, image_shape> attributed_images(const args& a) {
+  if (!a.has("input")) return chosen_image(a, "'attribute' needs --input X, --image FILE, or --data DIR with --index I");
+  if (a.has("image") || a.has("data") || a.has("index")) throw usage_error("give one of --input, --image, or --data with --index");
+  return read_images(a.required("input"));
+}
+
+/// Image 0's map of every method summed over its channels, drawn as explain draws one: a row of
+/// panels per method, in the order of --method.
+std::vector<std::uint8_t> attribution_picture(const float* image, const std::vector<std::vector<float>>& maps,
+                                              const std::vector<coda::index_t>& channels) {
+  std::vector<std::uint8_t> picture;
+  for (std::size_t m = 0; m < maps.size(); ++m) {
+    std::vector<float> summed(32 * 32, 0.f);
+    for (coda::index_t c = 0; c < channels[m]; ++c)
+      for (std::size_t p = 0; p < summed.size(); ++p) summed[p] += maps[m][static_cast<std::size_t>(c) * summed.size() + p];
+    const auto row = render_explanation(image, summed.data(), 32);
+    picture.insert(picture.end(), row.begin(), row.end());
+  }
+  return picture;
+}
+
 }  // namespace
 
 int run_attribute(int argc, const char* const* argv) {
   const args a("attribute", argc, argv, 2);
-  const std::string model = a.required("model"), input = a.required("input"), output = a.required("output");
+  const std::string model = a.required("model");
+  const auto output = a.optional("output"), picture = a.optional("picture");
+  if (!output && !picture) throw usage_error("'attribute' needs --output Y, --picture PNG, or both");
   const auto methods = method_list(a);
   const auto options = attribution_flags(a);
   const long long fixed = a.integer("class", -1, 0, 9);  // -1: the predicted class
   apply_threads(a);
   const auto model_file = coda::safetensors_file::read(model);
-  const auto images = read_images(input);
+  const auto images = attributed_images(a);
   const auto n = static_cast<std::int64_t>(images.batch());
   coda::safetensors_writer out;
+  std::vector<std::vector<float>> first_maps;
+  std::vector<coda::index_t> channels;
   with_model(model_file, model_flags(a), [&](const auto& net) {
     using Net = std::decay_t<decltype(net)>;
     const auto classes = explained_classes(net, images, fixed);
@@ -70,12 +100,24 @@ int run_attribute(int argc, const char* const* argv) {
     out.add_values("targets", {n}, targets.data());
     for (const auto method : methods) {
       const auto maps = method_maps(net, method, images, classes, options);
-      out.add_values(coda::method_name(method), {n, coda::method_channels<Net>(method), 32, 32}, maps.data());
+      channels.push_back(coda::method_channels<Net>(method));
+      out.add_values(coda::method_name(method), {n, channels.back(), 32, 32}, maps.data());
+      first_maps.emplace_back(maps.begin(), maps.begin() + channels.back() * 32 * 32);
     }
     return 0;
   });
-  out.write(output);
-  std::printf("wrote %zu attribution maps of %lld images to %s\n", methods.size(), static_cast<long long>(n), output.c_str());
+  if (output) {
+    out.write(*output);
+    std::printf("wrote %zu attribution maps of %lld images to %s\n", methods.size(), static_cast<long long>(n), output->c_str());
+  }
+  if (picture) {
+    const picture_size size(32);
+    const int height = size.height * static_cast<int>(methods.size());
+    coda::write_png(*picture, size.width, height, attribution_picture(images.data(), first_maps, channels));
+    std::string names;
+    for (const auto method : methods) names += (names.empty() ? "" : ", ") + std::string(coda::method_name(method));
+    std::printf("picture of image 0: %s (%dx%d, a row per method: %s)\n", picture->c_str(), size.width, height, names.c_str());
+  }
   return 0;
 }
 

@@ -1,15 +1,17 @@
 // coda-cifar10 explain --model M (--image FILE | --data DIR --index I) --out PNG [--class C]
 //                      [--layer L | --all-layers]
 #include <coda/attribution/contributions.hpp>
+#include <coda/data/cifar.hpp>
 #include <coda/data/image_transforms.hpp>
 #include <coda/io/image.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
 
 #include "args.hpp"
 #include "commands.hpp"
-#include "data.hpp"
+#include "image_input.hpp"
 #include "model_dispatch.hpp"
 #include "render.hpp"
 
@@ -43,23 +45,15 @@ coda::index_t parse_class(const args& a) {
 /// side resized and the centre cropped), or CIFAR-10's test image --index of --data.
 template <class Net>
 image_of<Net> input_image(const args& a) {
-  constexpr int side = static_cast<int>(Net::image_shape::dim(1));
   image_of<Net> img;
-  if (a.has("image")) {
-    if (a.has("data") || a.has("index")) throw usage_error("give either --image or --data with --index, not both");
-    const auto input = is_cifar_sized<Net> ? coda::resize_image(coda::load_image(a.required("image")), side, side)
-                                           : coda::test_transform(coda::load_image(a.required("image")), side);
+  if constexpr (is_cifar_sized<Net>) {
+    const auto one = chosen_image(a, "'explain' needs --image FILE, or --data DIR with --index I");
+    std::copy(one.data(), one.data() + img.size(), img.data());
+  } else {
+    if (!a.has("image") || a.has("data") || a.has("index")) throw usage_error("'explain' of an " + std::string(coda::arch_name<Net>::value) + " model takes --image FILE only");
+    const auto input = coda::test_transform(coda::load_image(a.required("image")), static_cast<int>(Net::image_shape::dim(1)));
     for (coda::index_t i = 0; i < img.size(); ++i) img.data()[i] = float(input.chw[static_cast<std::size_t>(i)]) / 255.f;
-    return img;
   }
-  if (!is_cifar_sized<Net>) throw usage_error("'explain' of an " + std::string(coda::arch_name<Net>::value) + " model needs --image FILE");
-  if (!a.has("data") || !a.has("index")) throw usage_error("'explain' needs --image FILE, or --data DIR with --index I");
-  const auto index = a.integer("index", 0, 0, 1LL << 40);
-  const auto test = load_split(a.required("data"), a.choice("format", {"auto", "binary", "folder"}),
-                               coda::dataset_split::test, 0, coda::threads());
-  if (index >= test.size())
-    throw usage_error("--index " + std::to_string(index) + " is outside the " + std::to_string(test.size()) + " test images");
-  if constexpr (is_cifar_sized<Net>) test.image_as(index, img.data());
   return img;
 }
 

@@ -1,7 +1,12 @@
 #include "image_input.hpp"
 
+#include <coda/core/threads.hpp>
+#include <coda/io/image.hpp>
 #include <coda/io/model_file.hpp>
 #include <coda/io/safetensors.hpp>
+
+#include "args.hpp"
+#include "data.hpp"
 
 namespace cifar {
 
@@ -24,6 +29,24 @@ coda::tensor<float, image_shape> read_images(const std::string& path) {
                                std::to_string(v) + " outside [0, 1]");
   }
   return images;
+}
+
+coda::tensor<float, image_shape> chosen_image(const args& a, const std::string& missing) {
+  coda::tensor<float, image_shape> img(1);
+  if (a.has("image")) {
+    if (a.has("data") || a.has("index")) throw usage_error("give either --image or --data with --index, not both");
+    const auto input = coda::resize_image(coda::load_image(a.required("image")), 32, 32);
+    for (coda::index_t i = 0; i < img.size(); ++i) img.data()[i] = float(input.chw[static_cast<std::size_t>(i)]) / 255.f;
+    return img;
+  }
+  if (!a.has("data") || !a.has("index")) throw usage_error(missing);
+  const auto index = a.integer("index", 0, 0, 1LL << 40);
+  const auto test = load_split(a.required("data"), a.choice("format", {"auto", "binary", "folder"}),
+                               coda::dataset_split::test, 0, coda::threads());
+  if (index >= test.size())
+    throw usage_error("--index " + std::to_string(index) + " is outside the " + std::to_string(test.size()) + " test images");
+  test.image_as(index, img.data());
+  return img;
 }
 
 }  // namespace cifar

@@ -1,11 +1,18 @@
 // coda-cifar10 attribute against the captum-convention references of the independent PyTorch
 // model (tests/fixtures/make_attribution_fixtures.py): the seeded cifar10-9l network, two images,
-// every method for the predicted classes and for a fixed class; and its errors.
+// every method for the predicted classes and for a fixed class; one image from --data or --image
+// and its picture; and its errors.
+#include <stb/stb_image.h>
+
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "coda/attribution/methods.hpp"
+#include "coda/data/cifar.hpp"
 #include "support/cli_runner.hpp"
 #include "support/fixtures.hpp"
 #include "support/tolerance.hpp"
@@ -55,6 +62,19 @@ void check_maps(const attribution_fixture& f, const std::string& out, const std:
   }
 }
 
+/// A PNG read back as RGB bytes.
+struct png {
+  int width = 0, height = 0;
+  std::vector<unsigned char> rgb;
+  explicit png(const std::string& path) {
+    int channels = 0;
+    unsigned char* px = stbi_load(path.c_str(), &width, &height, &channels, 3);
+    REQUIRE(px != nullptr);
+    rgb.assign(px, px + std::size_t(width) * std::size_t(height) * 3);
+    stbi_image_free(px);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("attribute matches the captum-convention references for the predicted and a fixed class",
@@ -100,6 +120,60 @@ TEST_CASE("attribute writes the requested methods in their natural shapes", "[cl
   CHECK(out.find("targets")->type == dtype::i64);
 }
 
+TEST_CASE("attribute takes one image from --data with --index or --image and draws a row of panels per method",
+          "[cli][attribute][picture]") {
+  const attribution_fixture f;
+  test::scratch_dir dir;
+  prepare_inputs(dir, f);
+  const std::string data = test::fixture_path("cifar48"), model = " --model " + dir / "model.safetensors";
+  const std::string methods = " --method coda,ixg,gradcam";
+  // Test image 5 of the data as a tensor file: --data --index must give the same maps.
+  const auto test_split = read_cifar_binary(data, dataset_split::test);
+  std::vector<float> image(3072);
+  test_split.image_as(5, image.data());
+  safetensors_writer w;
+  w.add_values("images", {1, 3, 32, 32}, image.data());
+  w.write(dir / "one.safetensors");
+  const auto by_index = test::run_cli(dir, "attribute" + model + methods + " --data " + data + " --index 5 --output " +
+                                               dir / "a.safetensors" + " --picture " + dir / "a.png");
+  INFO(by_index.err);
+  REQUIRE(by_index.exit_code == 0);
+  CHECK(by_index.out.find("picture of image 0: " + dir / "a.png" + " (800x816, a row per method: coda, ixg, gradcam)") !=
+        std::string::npos);
+  const auto by_tensor = test::run_cli(dir, "attribute" + model + methods + " --input " + dir / "one.safetensors" +
+                                                " --output " + dir / "b.safetensors");
+  REQUIRE(by_tensor.exit_code == 0);
+  const auto a = safetensors_file::read(dir / "a.safetensors"), b = safetensors_file::read(dir / "b.safetensors");
+  for (const std::string name : {"targets", "coda", "ixg", "gradcam"}) {
+    INFO(name);
+    CHECK(a.find(name)->shape == b.find(name)->shape);
+  }
+  CHECK(test::fixture_values<float>(a, "coda") == test::fixture_values<float>(b, "coda"));
+  CHECK(test::fixture_values<float>(a, "gradcam") == test::fixture_values<float>(b, "gradcam"));
+  // The picture's first row is explain's picture of the same image and class: the coda map summed
+  // over its channels, drawn alike (a colour may differ by one level: explain sums in double).
+  const auto target = test::fixture_values<std::int64_t>(a, "targets")[0];
+  REQUIRE(test::run_cli(dir, "explain" + model + " --data " + data + " --index 5 --class " + std::to_string(target) + " --out " +
+                                 dir / "e.png")
+              .exit_code == 0);
+  const png drawn(dir / "a.png"), explained(dir / "e.png");
+  REQUIRE(drawn.width == 800);
+  REQUIRE(drawn.height == 3 * 272);
+  REQUIRE(explained.height == 272);
+  int largest = 0;
+  for (std::size_t i = 0; i < explained.rgb.size(); ++i) largest = std::max(largest, std::abs(drawn.rgb[i] - explained.rgb[i]));
+  CHECK(largest <= 1);
+  // The rows differ: each is its own method's map.
+  CHECK(!std::equal(drawn.rgb.begin(), drawn.rgb.begin() + 800 * 272 * 3, drawn.rgb.begin() + 800 * 272 * 3));
+  // --image: any picture, resized to 32x32.
+  const auto by_image = test::run_cli(dir, "attribute" + model + " --method ixg --image " + test::fixture_path("jpeg/progressive.jpg") +
+                                               " --picture " + dir / "i.png");
+  INFO(by_image.err);
+  REQUIRE(by_image.exit_code == 0);
+  CHECK(png(dir / "i.png").height == 272);
+  CHECK_FALSE(std::filesystem::exists(dir / "i.safetensors"));
+}
+
 TEST_CASE("attribute refuses bad flags and inputs with one error line and writes nothing", "[cli][attribute][errors]") {
   const attribution_fixture f;
   test::scratch_dir dir;
@@ -113,5 +187,11 @@ TEST_CASE("attribute refuses bad flags and inputs with one error line and writes
   test::expect_one_error(test::run_cli(dir, base + input + " --intgrad-steps 0"), 2, "--intgrad-steps");
   test::expect_one_error(test::run_cli(dir, base + " --input " + dir / "model.safetensors"), 1, "no tensor 'images'");
   test::expect_one_error(test::run_cli(dir, base + " --input " + dir / "missing.safetensors"), 1, "missing.safetensors");
+  const std::string cifar = " --data " + test::fixture_path("cifar48");
+  test::expect_one_error(test::run_cli(dir, base), 2, "'attribute' needs --input X, --image FILE, or --data DIR with --index I");
+  test::expect_one_error(test::run_cli(dir, base + input + cifar + " --index 0"), 2, "give one of --input, --image, or --data with --index");
+  test::expect_one_error(test::run_cli(dir, base + cifar + " --index 10"), 2, "--index 10 is outside the 10 test images");
+  test::expect_one_error(test::run_cli(dir, "attribute --model " + dir / "model.safetensors" + input), 2,
+                         "'attribute' needs --output Y, --picture PNG, or both");
   CHECK_FALSE(std::filesystem::exists(dir / "out.safetensors"));
 }
