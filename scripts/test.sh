@@ -9,7 +9,8 @@
 #                                 (`ctest -L mpi`) and the seven whole-network end-to-end runs labelled
 #                                 `slow` (`ctest -L slow`: training against PyTorch, kill-and-resume,
 #                                 attribution against captum, the metrics, imagenet100-9l on an image
-#                                 folder) run in the whole matrix.
+#                                 folder) and the shipped model's accuracy on real CIFAR-10 test
+#                                 images (label `dataset`) run in the whole matrix.
 #   bash scripts/test.sh --all    the whole matrix, as CI runs it (.ci/run):
 #     1. Release, GCC, with the xsimd kernels (and the CUDA library when nvcc is found, MPI when
 #        Open MPI is installed): every test, the MPI ones (mpirun, 2 and 3 ranks) included;
@@ -71,7 +72,7 @@ sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-
 
 if [ "$mode" = quick ]; then
   phase "Release build (GCC, xsimd kernels) and its tests"
-  run_suite release "-LE mpi|slow" -DCMAKE_BUILD_TYPE=Release "${only_library[@]}"
+  run_suite release "-LE mpi|slow|dataset" -DCMAKE_BUILD_TYPE=Release "${only_library[@]}"
   echo "the quick tests passed in ${SECONDS} s (the whole matrix: bash scripts/test.sh --all)"
   exit 0
 fi
@@ -84,7 +85,7 @@ fi
 phase "Release build (GCC, xsimd kernels, CUDA library when nvcc is found) and full test suite"
 run_suite full "" -DCMAKE_BUILD_TYPE=Release
 phase "Scalar fallback (GCC, CODA_SIMD=OFF)"
-run_suite scalar "-LE packaging|scripts|slow" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}" "${no_mpi[@]}"
+run_suite scalar "-LE packaging|scripts|slow|dataset" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}" "${no_mpi[@]}"
 aarch64_suite
 phase "AddressSanitizer + UndefinedBehaviorSanitizer (Clang)"
 # Clang, because GCC's ASan keeps the GEMM micro-kernel's register tile on the instrumented stack:
@@ -93,7 +94,7 @@ phase "AddressSanitizer + UndefinedBehaviorSanitizer (Clang)"
 # Two whole-network runs stay out, 950 s of the phase's 1400 on 2 cores: all nine attribution
 # methods through `metrics`, and `attribute` against the captum references. Their code runs here
 # in the unit tests of every method and in the smaller `attribute` and `metrics` program tests.
-run_suite asan "-LE packaging|scripts -E all.nine.methods|captum-convention" "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=address,undefined "${only_library[@]}" "${no_mpi[@]}"
+run_suite asan "-LE packaging|scripts|dataset -E all.nine.methods|captum-convention" "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=address,undefined "${only_library[@]}" "${no_mpi[@]}"
 phase "ThreadSanitizer (Clang)"
 tsan_arch=x86-64-v3
 if ! grep -qw avx2 /proc/cpuinfo; then
