@@ -2,8 +2,6 @@
 // model (tests/fixtures/make_attribution_fixtures.py): the seeded cifar10-9l network, two images,
 // every method for the predicted classes and for a fixed class; one image from --data or --image
 // and its picture; and its errors.
-#include <stb/stb_image.h>
-
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <cstdlib>
@@ -15,6 +13,7 @@
 #include "coda/data/cifar.hpp"
 #include "support/cli_runner.hpp"
 #include "support/fixtures.hpp"
+#include "support/picture.hpp"
 #include "support/tolerance.hpp"
 
 using namespace coda;
@@ -61,19 +60,6 @@ void check_maps(const attribution_fixture& f, const std::string& out, const std:
     }
   }
 }
-
-/// A PNG read back as RGB bytes.
-struct png {
-  int width = 0, height = 0;
-  std::vector<unsigned char> rgb;
-  explicit png(const std::string& path) {
-    int channels = 0;
-    unsigned char* px = stbi_load(path.c_str(), &width, &height, &channels, 3);
-    REQUIRE(px != nullptr);
-    rgb.assign(px, px + std::size_t(width) * std::size_t(height) * 3);
-    stbi_image_free(px);
-  }
-};
 
 }  // namespace
 
@@ -156,7 +142,7 @@ TEST_CASE("attribute takes one image from --data with --index or --image and dra
   REQUIRE(test::run_cli(dir, "explain" + model + " --data " + data + " --index 5 --class " + std::to_string(target) + " --out " +
                                  dir / "e.png")
               .exit_code == 0);
-  const png drawn(dir / "a.png"), explained(dir / "e.png");
+  const test::picture drawn(dir / "a.png"), explained(dir / "e.png");
   REQUIRE(drawn.width == 800);
   REQUIRE(drawn.height == 3 * 272);
   REQUIRE(explained.height == 272);
@@ -170,7 +156,7 @@ TEST_CASE("attribute takes one image from --data with --index or --image and dra
                                                " --picture " + dir / "i.png");
   INFO(by_image.err);
   REQUIRE(by_image.exit_code == 0);
-  CHECK(png(dir / "i.png").height == 272);
+  CHECK(test::picture(dir / "i.png").height == 272);
   CHECK_FALSE(std::filesystem::exists(dir / "i.safetensors"));
 }
 

@@ -1,8 +1,6 @@
 // coda-cifar10 explain --layer L and --all-layers: the contributions at the input of any layer,
 // drawn at the image's size (one row of panels per layer), each layer's sum printed and equal to
 // the others' (completeness holds at every layer), and the flags' misuse refused.
-#include <stb/stb_image.h>
-
 #include <catch2/catch.hpp>
 #include <regex>
 #include <string>
@@ -10,28 +8,11 @@
 
 #include "support/cli_runner.hpp"
 #include "support/fixtures.hpp"
+#include "support/picture.hpp"
 
 using namespace coda;
 
 namespace {
-
-/// An RGB picture read back: width, height and the pixel at (x, y).
-struct picture {
-  int width = 0, height = 0;
-  std::vector<unsigned char> rgb;
-
-  explicit picture(const std::string& path) {
-    int channels = 0;
-    unsigned char* px = stbi_load(path.c_str(), &width, &height, &channels, 3);
-    REQUIRE(px != nullptr);
-    rgb.assign(px, px + std::size_t(width) * std::size_t(height) * 3);
-    stbi_image_free(px);
-  }
-  std::vector<unsigned char> at(int x, int y) const {
-    const std::size_t i = (std::size_t(y) * std::size_t(width) + std::size_t(x)) * 3;
-    return {rgb[i], rgb[i + 1], rgb[i + 2]};
-  }
-};
 
 /// The sums printed for each layer drawn, in order: "... layer L (CxHxW) sum to S (logit - bias)".
 std::vector<std::pair<int, double>> layer_sums(const std::string& out) {
@@ -43,7 +24,7 @@ std::vector<std::pair<int, double>> layer_sums(const std::string& out) {
 }
 
 /// Whether the map panel (the middle one) of row `row` is constant over blocks of `block` pixels.
-bool map_in_blocks(const picture& p, int row, int block) {
+bool map_in_blocks(const test::picture& p, int row, int block) {
   constexpr int gap = 8, side = 256, row_height = side + 2 * gap, x0 = gap + side + gap;
   for (int y = 0; y < side; ++y)
     for (int x = 0; x < side; ++x)
@@ -73,7 +54,7 @@ TEST_CASE("explain --layer draws one layer's contributions at the image's size, 
   CHECK(s5[0].first == 5);
   CHECK_THAT(l5.out, Catch::Contains("layer 5 (32x16x16)"));
   CHECK(s5[0].second == Approx(s0[0].second).margin(2e-6));  // both printed to 6 decimals
-  const picture p0(dir / "l0.png"), p5(dir / "l5.png");
+  const test::picture p0(dir / "l0.png"), p5(dir / "l5.png");
   CHECK(p5.width == 800);
   CHECK(p5.height == 272);
   CHECK(map_in_blocks(p5, 0, 16));  // layer 5's 16x16 map in 2x2-pixel blocks of the 32x32 image
@@ -95,7 +76,7 @@ TEST_CASE("explain --all-layers draws a row per layer and prints every layer's s
     CHECK(sums[std::size_t(l)].first == l);
     CHECK(sums[std::size_t(l)].second == Approx(sums[0].second).margin(2e-6));
   }
-  const picture p(dir / "all.png");
+  const test::picture p(dir / "all.png");
   CHECK(p.width == 800);
   CHECK(p.height == 9 * 272);
   // Rows 0-2 are 32x32 maps, 3-5 16x16, 6-8 8x8: blocks of 8, 16 and 32 picture pixels.
