@@ -6,11 +6,12 @@
 #                                 benchmarks) into build/release, then every test of that build: unit,
 #                                 gradient, golden and program tests, examples, the main job against
 #                                 a local server, packaging and include-graph checks. The MPI tests
-#                                 (`ctest -L mpi`) and the seven whole-network end-to-end runs labelled
+#                                 (`ctest -L mpi`), the eight whole-network end-to-end runs labelled
 #                                 `slow` (`ctest -L slow`: training against PyTorch, kill-and-resume,
 #                                 attribution against captum, the metrics, imagenet100-9l on an image
-#                                 folder) and the shipped model's accuracy on real CIFAR-10 test
-#                                 images (label `dataset`) run in the whole matrix.
+#                                 folder, the main job on the shipped model) and the shipped model's
+#                                 accuracy on real CIFAR-10 test images (label `dataset`) run in the
+#                                 whole matrix.
 #   bash scripts/test.sh --all    the whole matrix, as CI runs it (.ci/run):
 #     1. Release, GCC, with the xsimd kernels (and the CUDA library when nvcc is found, MPI when
 #        Open MPI is installed): every test, the MPI ones (mpirun, 2 and 3 ranks) included;

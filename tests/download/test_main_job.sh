@@ -6,11 +6,12 @@
 #   2. a server that cannot resume: a stale partial file is discarded and the download restarts;
 #   3. a corrupted archive is refused with one error line and nothing unpacked;
 #   4. offline: one error line saying what to fetch and where to put it;
+# and, with the part `shipped` instead (the model of models/, the archive's files, no server):
 #   5. EPOCHS=0: the shipped model is evaluated and explained, nothing is trained;
 #   6. INIT: training starts from the shipped model.
-#   test_main_job.sh SOURCE_DIR CODA_CIFAR10 WORK_DIR
+#   test_main_job.sh SOURCE_DIR CODA_CIFAR10 WORK_DIR [download|shipped]   (default download)
 set -euo pipefail
-src=$1 cli=$2 work=$3
+src=$1 cli=$2 work=$3 part=${4:-download}
 python=$(command -v python3)
 rm -rf "$work" && mkdir -p "$work"
 failed() {
@@ -47,6 +48,42 @@ PY
 good=$work/archive/served/cifar-10-binary.tar.gz
 sha=$(sha256sum "$good" | cut -d' ' -f1)
 bytes=$(stat -c %s "$good")
+
+if [ "$part" = shipped ]; then
+  echo "== 5. EPOCHS=0: the shipped model is evaluated and explained"
+  data=$work/archive/cifar-10-batches-bin
+  shipped=$work/shipped
+  checkout "$shipped"
+  CIFAR10_DIR=$data CODA_CLI=$cli EPOCHS=0 bash "$shipped/scripts/cifar10.sh" out > "$work/shipped.txt" 2>&1 ||
+    { cat "$work/shipped.txt"; failed "EPOCHS=0: the main job failed"; }
+  grep -q "test accuracy: " "$shipped/out/eval.txt" || failed "EPOCHS=0: no test accuracy"
+  [ -s "$shipped/out/explanations/test_0.png" ] || failed "EPOCHS=0: no explanation"
+  [ ! -e "$shipped/out/model.safetensors" ] && [ ! -e "$shipped/out/checkpoints" ] || failed "EPOCHS=0 trained a model"
+
+  echo "== 6. INIT: training starts from the shipped model"
+  init=$work/init
+  checkout "$init"
+  CIFAR10_DIR=$data CODA_CLI=$cli EPOCHS=1 LIMIT_TRAIN=20 LIMIT_TEST=10 INIT=models/cifar10-9l.safetensors \
+    bash "$init/scripts/cifar10.sh" out > "$work/init.txt" 2>&1 || { cat "$work/init.txt"; failed "INIT: the main job failed"; }
+  # Two Adam steps at lr 2.5e-4 move a weight by about 5e-4 at most; a fresh initialisation differs by
+  # far more than 0.01.
+  "$python" - "$src/models/cifar10-9l.safetensors" "$init/out/model.safetensors" << 'PY' || failed "INIT: the trained model did not start from the shipped one"
+import array, json, struct, sys
+def tensors(path):
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    header.pop("__metadata__", None)
+    return {k: array.array("f", data[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]) for k, v in header.items()}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+assert a.keys() == b.keys(), "different tensors"
+worst = max(max(abs(x - y) for x, y in zip(a[k], b[k])) for k in a)
+print("largest change of a weight: %.2e" % worst)
+sys.exit(0 if worst < 0.01 else 1)
+PY
+  echo "all tests of the main job with the shipped model passed"
+  exit 0
+fi
 
 server_pid=""
 stop_server() {
@@ -125,34 +162,4 @@ CIFAR10_URL=http://127.0.0.1:1/cifar-10-binary.tar.gz CODA_CLI=$cli bash "$offli
   { cat "$work/offline.err"; failed "offline: expected one error line and nothing else"; }
 grep -q "^error: cannot download .*cifar-10-binary.tar.gz.*data/cifar10" "$work/offline.err" ||
   { cat "$work/offline.err"; failed "offline: the error does not say what to fetch and where to put it"; }
-echo "== 5. EPOCHS=0: the shipped model is evaluated and explained"
-shipped=$work/shipped
-checkout "$shipped"
-CIFAR10_DIR=$job/data/cifar10 CODA_CLI=$cli EPOCHS=0 bash "$shipped/scripts/cifar10.sh" out > "$work/shipped.txt" 2>&1 ||
-  { cat "$work/shipped.txt"; failed "EPOCHS=0: the main job failed"; }
-grep -q "test accuracy: " "$shipped/out/eval.txt" || failed "EPOCHS=0: no test accuracy"
-[ -s "$shipped/out/explanations/test_0.png" ] || failed "EPOCHS=0: no explanation"
-[ ! -e "$shipped/out/model.safetensors" ] && [ ! -e "$shipped/out/checkpoints" ] || failed "EPOCHS=0 trained a model"
-
-echo "== 6. INIT: training starts from the shipped model"
-init=$work/init
-checkout "$init"
-CIFAR10_DIR=$job/data/cifar10 CODA_CLI=$cli EPOCHS=1 LIMIT_TRAIN=20 LIMIT_TEST=10 INIT=models/cifar10-9l.safetensors \
-  bash "$init/scripts/cifar10.sh" out > "$work/init.txt" 2>&1 || { cat "$work/init.txt"; failed "INIT: the main job failed"; }
-# Two Adam steps at lr 2.5e-4 move a weight by about 5e-4 at most; a fresh initialisation differs by
-# far more than 0.01.
-"$python" - "$src/models/cifar10-9l.safetensors" "$init/out/model.safetensors" << 'PY' || failed "INIT: the trained model did not start from the shipped one"
-import array, json, struct, sys
-def tensors(path):
-    data = open(path, "rb").read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    header.pop("__metadata__", None)
-    return {k: array.array("f", data[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]) for k, v in header.items()}
-a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
-assert a.keys() == b.keys(), "different tensors"
-worst = max(max(abs(x - y) for x, y in zip(a[k], b[k])) for k in a)
-print("largest change of a weight: %.2e" % worst)
-sys.exit(0 if worst < 0.01 else 1)
-PY
 echo "all download tests passed"
