@@ -61,19 +61,12 @@ coda::tensor<float, image_shape> attributed_images(const args& a) {
   return read_images(a.required("input"));
 }
 
-/// Image 0's map of every method summed over its channels, drawn as explain draws one: a row of
-/// panels per method, in the order of --method.
-std::vector<std::uint8_t> attribution_picture(const float* image, const std::vector<std::vector<float>>& maps,
-                                              const std::vector<coda::index_t>& channels) {
-  std::vector<std::uint8_t> picture;
-  for (std::size_t m = 0; m < maps.size(); ++m) {
-    std::vector<float> summed(32 * 32, 0.f);
-    for (coda::index_t c = 0; c < channels[m]; ++c)
-      for (std::size_t p = 0; p < summed.size(); ++p) summed[p] += maps[m][static_cast<std::size_t>(c) * summed.size() + p];
-    const auto row = render_explanation(image, summed.data(), 32);
-    picture.insert(picture.end(), row.begin(), row.end());
-  }
-  return picture;
+/// Image 0's map of a method ([channels][32][32] at the front of `maps`) summed over its channels.
+std::vector<float> first_image_map(const std::vector<float>& maps, coda::index_t channels) {
+  std::vector<float> summed(32 * 32, 0.f);
+  for (coda::index_t c = 0; c < channels; ++c)
+    for (std::size_t p = 0; p < summed.size(); ++p) summed[p] += maps[static_cast<std::size_t>(c) * summed.size() + p];
+  return summed;
 }
 
 }  // namespace
@@ -91,8 +84,7 @@ int run_attribute(int argc, const char* const* argv) {
   const auto images = attributed_images(a);
   const auto n = static_cast<std::int64_t>(images.batch());
   coda::safetensors_writer out;
-  std::vector<std::vector<float>> first_maps;
-  std::vector<coda::index_t> channels;
+  std::vector<std::uint8_t> drawn;  // a row of explain's panels per method, for image 0
   with_model(model_file, model_flags(a), [&](const auto& net) {
     using Net = std::decay_t<decltype(net)>;
     const auto classes = explained_classes(net, images, fixed);
@@ -100,9 +92,12 @@ int run_attribute(int argc, const char* const* argv) {
     out.add_values("targets", {n}, targets.data());
     for (const auto method : methods) {
       const auto maps = method_maps(net, method, images, classes, options);
-      channels.push_back(coda::method_channels<Net>(method));
-      out.add_values(coda::method_name(method), {n, channels.back(), 32, 32}, maps.data());
-      first_maps.emplace_back(maps.begin(), maps.begin() + channels.back() * 32 * 32);
+      const coda::index_t channels = coda::method_channels<Net>(method);
+      out.add_values(coda::method_name(method), {n, channels, 32, 32}, maps.data());
+      if (picture) {
+        const auto row = render_explanation(images.data(), first_image_map(maps, channels).data(), 32);
+        drawn.insert(drawn.end(), row.begin(), row.end());
+      }
     }
     return 0;
   });
@@ -113,7 +108,7 @@ int run_attribute(int argc, const char* const* argv) {
   if (picture) {
     const picture_size size(32);
     const int height = size.height * static_cast<int>(methods.size());
-    coda::write_png(*picture, size.width, height, attribution_picture(images.data(), first_maps, channels));
+    coda::write_png(*picture, size.width, height, drawn);
     std::string names;
     for (const auto method : methods) names += (names.empty() ? "" : ", ") + std::string(coda::method_name(method));
     std::printf("picture of image 0: %s (%dx%d, a row per method: %s)\n", picture->c_str(), size.width, height, names.c_str());

@@ -51,8 +51,8 @@ image_of<Net> input_image(const args& a) {
     std::copy(one.data(), one.data() + img.size(), img.data());
   } else {
     if (!a.has("image") || a.has("data") || a.has("index")) throw usage_error("'explain' of an " + std::string(coda::arch_name<Net>::value) + " model takes --image FILE only");
-    const auto input = coda::test_transform(coda::load_image(a.required("image")), static_cast<int>(Net::image_shape::dim(1)));
-    for (coda::index_t i = 0; i < img.size(); ++i) img.data()[i] = float(input.chw[static_cast<std::size_t>(i)]) / 255.f;
+    coda::image_to_input(coda::test_transform(coda::load_image(a.required("image")), static_cast<int>(Net::image_shape::dim(1))),
+                         img.data());
   }
   return img;
 }

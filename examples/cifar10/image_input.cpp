@@ -1,6 +1,7 @@
 #include "image_input.hpp"
 
 #include <coda/core/threads.hpp>
+#include <coda/data/image_transforms.hpp>
 #include <coda/io/image.hpp>
 #include <coda/io/model_file.hpp>
 #include <coda/io/safetensors.hpp>
@@ -36,7 +37,7 @@ coda::tensor<float, image_shape> chosen_image(const args& a, const std::string& 
   if (a.has("image")) {
     if (a.has("data") || a.has("index")) throw usage_error("give either --image or --data with --index, not both");
     const auto input = coda::resize_image(coda::load_image(a.required("image")), 32, 32);
-    for (coda::index_t i = 0; i < img.size(); ++i) img.data()[i] = float(input.chw[static_cast<std::size_t>(i)]) / 255.f;
+    coda::image_to_input(input, img.data());
     return img;
   }
   if (!a.has("data") || !a.has("index")) throw usage_error(missing);
