@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "coda/core/eigen.hpp"
 #include "coda/kernels/dau_weights.hpp"
 #include "coda/simd/frozen_backward.hpp"
 
@@ -152,9 +153,17 @@ struct dau_batch_sums {
 
 namespace detail {
 
+/// n values as an Eigen array, for the element-wise passes over a row of positions: as Eigen
+/// expressions they are vectorised, where plain loops over seven row pointers ran scalar (the
+/// compiler could not rule out aliasing; 22% of the training backward's time).
+template <class T>
+Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> row(T* data, index_t n) { return {data, n}; }
+template <class T>
+Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>> row(const T* data, index_t n) { return {data, n}; }
+
 /// sums[i] += sum_q m[i][q] for a row-major rows x cols matrix. Sixteen partial sums per row (a
 /// fixed order, so results do not depend on anything but the data): one running sum would be a
-/// chain of dependent additions, several cycles per element over C_out*R*P elements.
+/// chain of dependent additions, several cycles per element.
 template <class T>
 void add_row_sums(index_t rows, index_t cols, const T* m, T* sums) {
   constexpr index_t K = 16;
@@ -181,11 +190,12 @@ void transpose(index_t rows, index_t cols, const T* src, T* dst) {
         for (index_t j = j0; j < std::min(j0 + B, cols); ++j) dst[j * rows + i] = src[i * cols + j];
 }
 
-/// Whether, over this many positions, dL/dB = X (alpha (x) z)^T pays for transposing alpha (x) z
-/// first: the product then packs its second operand from contiguous rows instead of gathering
-/// across them (with 1024 positions, L0 and L1 of cifar10-9l: 0.93 -> 0.55 and 1.39 -> 0.96 ms, transpose
-/// included; with 256 there was nothing to gain).
-constexpr bool transposes_gradient_operand(index_t positions) { return positions >= 512; }
+/// out[q] = a[q] (x) z[q] for each of n positions: a is [n][O], z [n][R], out [n][O][R].
+template <class T>
+void outer_rows(index_t n, index_t O, index_t R, const T* a, const T* z, T* out) {
+  for (index_t q = 0; q < n; ++q)
+    for (index_t o = 0; o < O; ++o) row(out + (q * O + o) * R, R) = a[q * O + o] * row(z + q * R, R);
+}
 
 }  // namespace detail
 
@@ -201,10 +211,10 @@ template <class T>
 constexpr std::size_t dau_train_backward_scratch(const dau_dims& g, index_t batch = 1) {
   using coda::detail::aligned_count;
   const index_t J = g.patch_size(), O = g.c_out, R = g.rank, NP = dau_backward_images(g, batch) * g.positions();
-  const std::size_t buffers = 2 * aligned_count<T>(J * NP) + (detail::transposes_gradient_operand(NP) ? 3 : 2) * aligned_count<T>(O * R * NP) +
-                              2 * aligned_count<T>(O * NP) + 2 * aligned_count<T>(R * NP);
+  const std::size_t buffers = 2 * aligned_count<T>(J * NP) + 3 * aligned_count<T>(O * R * NP) + 4 * aligned_count<T>(O * NP) +
+                              3 * aligned_count<T>(R * NP);
   const std::size_t products = std::max({gemm_scratch<T>(R, NP, O), gemm_scratch<T>(J, O * R, NP), gemm_scratch<T>(J, O, NP),
-                                         gemm_scratch<T>(R, J, NP), gemm_scratch<T>(O * R, R, NP), gemm_packed_a_scratch<T>(NP, O * R),
+                                         gemm_scratch<T>(R, J, NP), gemm_scratch<T>(O * R, R, NP), gemm_scratch<T>(O, R, NP), gemm_packed_a_scratch<T>(NP, O * R),
                                          gemm_scratch<T>(J, NP, O), gemm_scratch<T>(J, NP, R)});
   return buffers + products;
 }
@@ -229,54 +239,55 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
     T* cols = scratch.allocate(J * NP);
     T* alpha = scratch.allocate(O * NP);
     T* beta = scratch.allocate(O * NP);
-    T* alpha_z = scratch.allocate(O * R * NP);
-    T* beta_z = scratch.allocate(O * R * NP);
     T* z = scratch.allocate(R * NP);
     T* gz = scratch.allocate(R * NP);
+    T* alpha_z = grad_in ? scratch.allocate(O * R * NP) : nullptr;
     std::fill(gz, gz + R * NP, T(0));
     for (index_t k = 0; k < nb; ++k) {
       const dau_state<T> s = state_of(n0 + k);
       const T* go = grad_out + (n0 + k) * O * P;
       const index_t at = k * P;  // this image's first column
       im2col(g.conv, x + (n0 + k) * in_size, cols + at, NP, 0, P);
-      for (index_t o = 0; o < O; ++o)
-        for (index_t q = 0; q < P; ++q) {
-          const index_t i = o * P + q;
-          alpha[o * NP + at + q] = go[i] * s.scale[i];
-          beta[o * NP + at + q] = T(2) * go[i] * s.d[i] * Norm::dscale(s.n2[i]);
-        }
-      for (index_t r = 0; r < R; ++r) std::copy(s.z + r * P, s.z + (r + 1) * P, z + r * NP + at);
-      for (index_t o = 0; o < O; ++o)
+      using detail::row;
+      const auto dscale = [](T n2) { return Norm::dscale(n2); };
+      for (index_t o = 0; o < O; ++o) {
+        const index_t i = o * P;
+        row(alpha + o * NP + at, P) = row(go + i, P) * row(s.scale + i, P);
+        row(beta + o * NP + at, P) = T(2) * row(go + i, P) * row(s.d + i, P) * row(s.n2 + i, P).unaryExpr(dscale);
+      }
+      for (index_t r = 0; r < R; ++r) row(z + r * NP + at, P) = row(s.z + r * P, P);
+      for (index_t o = 0; o < O; ++o) {
+        const auto ao = row(static_cast<const T*>(alpha) + o * NP + at, P);
+        const auto bo = row(static_cast<const T*>(beta) + o * NP + at, P);
         for (index_t r = 0; r < R; ++r) {
-          const T* zr = s.z + r * P;
-          const T* tr = s.t + (o * R + r) * P;
-          const T* gr = s.gz + (o * R + r) * P;
-          const T* ao = alpha + o * NP + at;
-          const T* bo = beta + o * NP + at;
-          T* az = alpha_z + (o * R + r) * NP + at;
-          T* bz = beta_z + (o * R + r) * NP + at;
-          T* gzr = gz + r * NP + at;
-          for (index_t q = 0; q < P; ++q) {
-            az[q] = ao[q] * zr[q];
-            bz[q] = bo[q] * zr[q];
-            gzr[q] += ao[q] * tr[q] + bo[q] * gr[q];
-          }
+          const index_t i = (o * R + r) * P;
+          row(gz + r * NP + at, P) += ao * row(s.t + i, P) + bo * row(s.gz + i, P);
+          if (alpha_z) row(alpha_z + (o * R + r) * NP + at, P) = ao * row(s.z + r * P, P);
         }
+      }
     }
     // dL/dz += sum_o beta_o B_o^T b_o.
     gemm<T>(R, NP, O, transposed(p.gram_bias, R), row_major(beta, NP), gz, NP, true, scratch);
     if (grads) {
-      if (detail::transposes_gradient_operand(NP)) {
-        T* alpha_z_t = scratch.allocate(O * R * NP);
-        detail::transpose(O * R, NP, alpha_z, alpha_z_t);
-        gemm<T>(J, O * R, NP, row_major(cols, NP), row_major(alpha_z_t, O * R), grads->b, O * R, true, scratch);
-      } else {
-        gemm<T>(J, O * R, NP, row_major(cols, NP), transposed(alpha_z, NP), grads->b, O * R, true, scratch);
-      }
-      gemm<T>(J, O, NP, row_major(cols, NP), transposed(alpha, NP), grads->bias, O, true, scratch);
+      // The sums over positions take their per-position operands one row per position, so that
+      // every product packs them from contiguous memory: alpha (x) z and beta (x) z are formed in
+      // that layout directly, from the small transposes of alpha, beta and z, instead of being
+      // gathered across rows (or transposed whole, which L0-L1 did).
+      T* alpha_t = scratch.allocate(NP * O);
+      T* beta_t = scratch.allocate(NP * O);
+      T* z_t = scratch.allocate(NP * R);
+      T* alpha_z_t = scratch.allocate(NP * O * R);
+      T* beta_z_t = scratch.allocate(NP * O * R);
+      detail::transpose(O, NP, alpha, alpha_t);
+      detail::transpose(O, NP, beta, beta_t);
+      detail::transpose(R, NP, z, z_t);
+      detail::outer_rows(NP, O, R, alpha_t, z_t, alpha_z_t);
+      detail::outer_rows(NP, O, R, beta_t, z_t, beta_z_t);
+      gemm<T>(J, O * R, NP, row_major(cols, NP), row_major(alpha_z_t, O * R), grads->b, O * R, true, scratch);
+      gemm<T>(J, O, NP, row_major(cols, NP), row_major(alpha_t, O), grads->bias, O, true, scratch);
       gemm<T>(R, J, NP, row_major(gz, NP), transposed(cols, NP), grads->a, J, true, scratch);
-      gemm<T>(O * R, R, NP, row_major(beta_z, NP), transposed(z, NP), sums->s_mat, R, true, scratch);
-      detail::add_row_sums(O * R, NP, beta_z, sums->s_vec);
+      gemm<T>(O * R, R, NP, transposed(beta_z_t, O * R), row_major(z_t, R), sums->s_mat, R, true, scratch);
+      gemm<T>(O, R, NP, row_major(beta, NP), row_major(z_t, R), sums->s_vec, R, true, scratch);
       detail::add_row_sums(O, NP, beta, sums->beta_sum);
     }
     if (grad_in) {

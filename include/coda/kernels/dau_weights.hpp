@@ -14,6 +14,7 @@
 #pragma once
 
 #include "coda/core/arena.hpp"
+#include "coda/core/eigen.hpp"
 #include "coda/kernels/gemm.hpp"
 #include "coda/kernels/patches.hpp"
 #include "coda/simd/frozen_backward.hpp"
@@ -101,14 +102,21 @@ void compute_dau_derived(index_t J, index_t O, index_t R, const T* a, const T* b
   for (index_t o = 0; o < O; ++o) {
     const T* bo = b + o * R;
     gemm<T>(R, R, J, {bo, 1, stride}, {bo, stride, 1}, gram + o * R * R, R, false, scratch);
-    for (index_t r = 0; r < R; ++r) {
-      T s = 0;
-      for (index_t j = 0; j < J; ++j) s += bo[j * stride + r] * bias[j * O + o];
-      gram_bias[o * R + r] = s;
-    }
-    T s = 0;
-    for (index_t j = 0; j < J; ++j) s += bias[j * O + o] * bias[j * O + o];
-    bias_norm2[o] = s;
+  }
+  // B_o^T b_o and |b_o|^2 for every o in one pass over the rows j of B and b, which are contiguous
+  // in (o, r): column by column, the pass strode across all of B once per (o, r), and it runs
+  // after every optimiser step.
+  using columns = Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic>;
+  using values = Eigen::Array<T, 1, Eigen::Dynamic>;
+  Eigen::Map<columns> bias_gram(gram_bias, R, O);  // column o: B_o^T b_o
+  Eigen::Map<values> norms(bias_norm2, O);
+  bias_gram.setZero();
+  norms.setZero();
+  for (index_t j = 0; j < J; ++j) {
+    const Eigen::Map<const columns> bj(b + j * stride, R, O);  // column o: row j of B_o
+    const Eigen::Map<const values> cj(bias + j * O, O);        // b_o's element j
+    bias_gram += bj.rowwise() * cj;
+    norms += cj.square();
   }
   pack_a<T>(O * R, J, transposed(b, O * R), derived + at.packed_bt);
   pack_a<T>(O, J, transposed(bias, O), derived + at.packed_bias_t);
