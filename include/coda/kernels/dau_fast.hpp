@@ -233,6 +233,8 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
                         arena<T>& scratch) {
   const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank, in_size = g.conv.image_size();
   const index_t group = dau_backward_images(g, batch);
+  using detail::row;
+  const auto dscale = [](T n2) { return Norm::dscale(n2); };
   for (index_t n0 = 0; n0 < batch; n0 += group) {
     const index_t nb = std::min(group, batch - n0), NP = nb * P;
     scratch_scope<T> scope(scratch);
@@ -248,8 +250,6 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
       const T* go = grad_out + (n0 + k) * O * P;
       const index_t at = k * P;  // this image's first column
       im2col(g.conv, x + (n0 + k) * in_size, cols + at, NP, 0, P);
-      using detail::row;
-      const auto dscale = [](T n2) { return Norm::dscale(n2); };
       for (index_t o = 0; o < O; ++o) {
         const index_t i = o * P;
         row(alpha + o * NP + at, P) = row(go + i, P) * row(s.scale + i, P);
@@ -257,8 +257,8 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
       }
       for (index_t r = 0; r < R; ++r) row(z + r * NP + at, P) = row(s.z + r * P, P);
       for (index_t o = 0; o < O; ++o) {
-        const auto ao = row(static_cast<const T*>(alpha) + o * NP + at, P);
-        const auto bo = row(static_cast<const T*>(beta) + o * NP + at, P);
+        const auto ao = row(alpha + o * NP + at, P);
+        const auto bo = row(beta + o * NP + at, P);
         for (index_t r = 0; r < R; ++r) {
           const index_t i = (o * R + r) * P;
           row(gz + r * NP + at, P) += ao * row(s.t + i, P) + bo * row(s.gz + i, P);
