@@ -65,8 +65,10 @@ int dispatch(int argc, const char* const* argv) {
 }
 
 /// The one error line; a rank of a multi-process run names itself and stops the other ranks.
+/// The line goes out in one write: std::cerr flushes after every insertion, and the pieces of
+/// several ranks' lines would interleave on a shared stderr.
 int fail(const char* what, int code) {
-  std::cerr << "error: " << cifar::rank_prefix() << what << "\n" << std::flush;
+  std::cerr << ("error: " + cifar::rank_prefix() + what + "\n") << std::flush;
   cifar::abort_processes(code);
   return code;
 }
