@@ -70,3 +70,71 @@ TEST_CASE("gemm with k = 0 writes zeros or leaves C alone", "[gemm]") {
   kernels::gemm<float>(2, 3, 0, {nullptr, 0, 0}, {nullptr, 0, 0}, c.data(), 3, false, scratch);
   CHECK(c[5] == 0.f);
 }
+
+namespace {
+
+/// The rows-of-Kronecker-products view in every role the training backward gives it (B, A
+/// through its transpose, B transposed for gemm_packed_a), against the same product over the
+/// matrix written out. V = 5 and 40 put runs of one u-column across panel edges.
+template <class T>
+void check_kronecker(index_t k, index_t U, index_t V, bool transposed_store) {
+  std::mt19937 rng(static_cast<unsigned>(k * 7 + U * 3 + V));
+  std::uniform_real_distribution<double> dist(-1, 1);
+  std::vector<T> u(k * U), v(k * V), full(k * U * V), other(k * 37);
+  for (auto* x : {&u, &v, &other})
+    for (auto& e : *x) e = T(dist(rng));
+  // Stored transposed, u and v take the other path of each orientation's packing.
+  std::vector<T> u_t(U * k), v_t(V * k);
+  for (index_t p = 0; p < k; ++p) {
+    for (index_t a = 0; a < U; ++a) u_t[a * k + p] = u[p * U + a];
+    for (index_t b = 0; b < V; ++b) v_t[b * k + p] = v[p * V + b];
+  }
+  const kernels::matrix_ref<T> ur = transposed_store ? kernels::transposed(u_t.data(), k) : kernels::row_major(u.data(), U);
+  const kernels::matrix_ref<T> vr = transposed_store ? kernels::transposed(v_t.data(), k) : kernels::row_major(v.data(), V);
+  const kernels::kronecker_rows_ref<T> kron{ur, vr, V};
+  for (index_t p = 0; p < k; ++p)
+    for (index_t a = 0; a < U; ++a)
+      for (index_t b = 0; b < V; ++b) {
+        full[p * U * V + a * V + b] = u[p * U + a] * v[p * V + b];
+        REQUIRE(kron(p, a * V + b) == full[p * U * V + a * V + b]);
+        REQUIRE(kron.transpose()(a * V + b, p) == full[p * U * V + a * V + b]);
+      }
+  const index_t n = U * V, m = 37;
+  const std::size_t scratch_size = std::max(
+      {kernels::gemm_scratch<T>(m, n, k), kernels::gemm_scratch<T>(n, m, k), kernels::gemm_scratch<T>(m, k, n)});
+  const auto run = [&](auto product, std::vector<T>& out, const std::vector<T>& expect) {
+    arena<T> scratch;
+    scratch.reserve(scratch_size);
+    product(scratch);
+    INFO("k=" << k << " U=" << U << " V=" << V << " transposed_store=" << transposed_store);
+    CHECK(test::relative_error(out.data(), expect.data(), out.size()) < test::tolerance::float_reorder);
+  };
+  // As B: C (m x n) = other^T (m x k) * kron (k x n).
+  std::vector<T> c(m * n), expect(m * n);
+  arena<T> plain;
+  plain.reserve(scratch_size);
+  kernels::gemm<T>(m, n, k, kernels::transposed(other.data(), m), kernels::row_major(full.data(), n), expect.data(), n, false, plain);
+  run([&](arena<T>& s) { kernels::gemm<T>(m, n, k, kernels::transposed(other.data(), m), kron, c.data(), n, false, s); }, c, expect);
+  // As A, transposed: C (n x m) = kron^T (n x k) * other (k x m).
+  std::vector<T> ct(n * m), expect_t(n * m);
+  kernels::gemm<T>(n, m, k, kernels::transposed(full.data(), n), kernels::row_major(other.data(), m), expect_t.data(), m, false, plain);
+  run([&](arena<T>& s) { kernels::gemm<T>(n, m, k, kron.transpose(), kernels::row_major(other.data(), m), ct.data(), m, false, s); },
+      ct, expect_t);
+  // As B, transposed, after a pre-packed A: C (m x k) = W (m x n) * kron^T (n x k).
+  std::vector<T> w(m * n), packed(kernels::packed_a_size<T>(m, n)), ck(m * k), expect_k(m * k);
+  for (auto& e : w) e = T(dist(rng));
+  kernels::pack_a<T>(m, n, kernels::row_major(w.data(), n), packed.data());
+  kernels::gemm<T>(m, k, n, kernels::row_major(w.data(), n), kernels::transposed(full.data(), n), expect_k.data(), k, false, plain);
+  run([&](arena<T>& s) { kernels::gemm_packed_a<T>(m, k, n, packed.data(), kron.transpose(), ck.data(), k, false, s); }, ck,
+      expect_k);
+}
+
+}  // namespace
+
+TEST_CASE("products read rows of Kronecker products without forming them", "[gemm][kronecker]") {
+  for (bool transposed_store : {false, true}) {
+    check_kronecker<float>(70, 3, 5, transposed_store);
+    check_kronecker<float>(300, 4, 40, transposed_store);
+    check_kronecker<float>(9, 16, 64, transposed_store);
+  }
+}

@@ -190,13 +190,6 @@ void transpose(index_t rows, index_t cols, const T* src, T* dst) {
         for (index_t j = j0; j < std::min(j0 + B, cols); ++j) dst[j * rows + i] = src[i * cols + j];
 }
 
-/// out[q] = a[q] (x) z[q] for each of n positions: a is [n][O], z [n][R], out [n][O][R].
-template <class T>
-void outer_rows(index_t n, index_t O, index_t R, const T* a, const T* z, T* out) {
-  for (index_t q = 0; q < n; ++q)
-    for (index_t o = 0; o < O; ++o) row(out + (q * O + o) * R, R) = a[q * O + o] * row(z + q * R, R);
-}
-
 }  // namespace detail
 
 /// Images whose positions the training backward puts side by side in one product, so that the
@@ -211,8 +204,7 @@ template <class T>
 constexpr std::size_t dau_train_backward_scratch(const dau_dims& g, index_t batch = 1) {
   using coda::detail::aligned_count;
   const index_t J = g.patch_size(), O = g.c_out, R = g.rank, NP = dau_backward_images(g, batch) * g.positions();
-  const std::size_t buffers = 2 * aligned_count<T>(J * NP) + 3 * aligned_count<T>(O * R * NP) + 4 * aligned_count<T>(O * NP) +
-                              3 * aligned_count<T>(R * NP);
+  const std::size_t buffers = 2 * aligned_count<T>(J * NP) + 2 * aligned_count<T>(O * NP) + 3 * aligned_count<T>(R * NP);
   const std::size_t products = std::max({gemm_scratch<T>(R, NP, O), gemm_scratch<T>(J, O * R, NP), gemm_scratch<T>(J, O, NP),
                                          gemm_scratch<T>(R, J, NP), gemm_scratch<T>(O * R, R, NP), gemm_scratch<T>(O, R, NP), gemm_packed_a_scratch<T>(NP, O * R),
                                          gemm_scratch<T>(J, NP, O), gemm_scratch<T>(J, NP, R)});
@@ -243,7 +235,6 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
     T* beta = scratch.allocate(O * NP);
     T* z = scratch.allocate(R * NP);
     T* gz = scratch.allocate(R * NP);
-    T* alpha_z = grad_in ? scratch.allocate(O * R * NP) : nullptr;
     std::fill(gz, gz + R * NP, T(0));
     for (index_t k = 0; k < nb; ++k) {
       const dau_state<T> s = state_of(n0 + k);
@@ -262,38 +253,31 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
         for (index_t r = 0; r < R; ++r) {
           const index_t i = (o * R + r) * P;
           row(gz + r * NP + at, P) += ao * row(s.t + i, P) + bo * row(s.gz + i, P);
-          if (alpha_z) row(alpha_z + (o * R + r) * NP + at, P) = ao * row(s.z + r * P, P);
         }
       }
     }
     // dL/dz += sum_o beta_o B_o^T b_o.
     gemm<T>(R, NP, O, transposed(p.gram_bias, R), row_major(beta, NP), gz, NP, true, scratch);
+    // alpha (x) z and beta (x) z, [O][R] per position, are formed by the packing of the products
+    // that read them (kronecker_rows_ref), never stored: position-major for the sums over
+    // positions, (o, r)-major for dL/dx.
     if (grads) {
-      // The sums over positions take their per-position operands one row per position, so that
-      // every product packs them from contiguous memory: alpha (x) z and beta (x) z are formed in
-      // that layout directly, from the small transposes of alpha, beta and z, instead of being
-      // gathered across rows (or transposed whole, which L0-L1 did).
-      T* alpha_t = scratch.allocate(NP * O);
-      T* beta_t = scratch.allocate(NP * O);
       T* z_t = scratch.allocate(NP * R);
-      T* alpha_z_t = scratch.allocate(NP * O * R);
-      T* beta_z_t = scratch.allocate(NP * O * R);
-      detail::transpose(O, NP, alpha, alpha_t);
-      detail::transpose(O, NP, beta, beta_t);
       detail::transpose(R, NP, z, z_t);
-      detail::outer_rows(NP, O, R, alpha_t, z_t, alpha_z_t);
-      detail::outer_rows(NP, O, R, beta_t, z_t, beta_z_t);
-      gemm<T>(J, O * R, NP, row_major(cols, NP), row_major(alpha_z_t, O * R), grads->b, O * R, true, scratch);
-      gemm<T>(J, O, NP, row_major(cols, NP), row_major(alpha_t, O), grads->bias, O, true, scratch);
+      const matrix_ref<T> zr = row_major(z_t, R);
+      gemm<T>(J, O * R, NP, row_major(cols, NP), kronecker_rows_ref<T>{transposed(alpha, NP), zr, R}, grads->b, O * R, true,
+              scratch);
+      gemm<T>(J, O, NP, row_major(cols, NP), transposed(alpha, NP), grads->bias, O, true, scratch);
       gemm<T>(R, J, NP, row_major(gz, NP), transposed(cols, NP), grads->a, J, true, scratch);
-      gemm<T>(O * R, R, NP, transposed(beta_z_t, O * R), row_major(z_t, R), sums->s_mat, R, true, scratch);
-      gemm<T>(O, R, NP, row_major(beta, NP), row_major(z_t, R), sums->s_vec, R, true, scratch);
+      gemm<T>(O * R, R, NP, kronecker_rows_ref<T>{transposed(beta, NP), zr, R}.transpose(), zr, sums->s_mat, R, true, scratch);
+      gemm<T>(O, R, NP, row_major(beta, NP), zr, sums->s_vec, R, true, scratch);
       detail::add_row_sums(O, NP, beta, sums->beta_sum);
     }
     if (grad_in) {
       // dL/dpatch = sum_o alpha_o w_o + A^T dL/dz = B (alpha (x) z) + b alpha + A^T dL/dz.
       T* gcols = scratch.allocate(J * NP);
-      gemm_packed_a<T>(J, NP, O * R, p.packed_b, row_major(alpha_z, NP), gcols, NP, false, scratch);
+      gemm_packed_a<T>(J, NP, O * R, p.packed_b, kronecker_rows_ref<T>{transposed(alpha, NP), transposed(z, NP), R}.transpose(),
+                       gcols, NP, false, scratch);
       gemm<T>(J, NP, O, row_major(p.bias, O), row_major(alpha, NP), gcols, NP, true, scratch);
       gemm<T>(J, NP, R, transposed(p.a, J), row_major(gz, NP), gcols, NP, true, scratch);
       for (index_t k = 0; k < nb; ++k) {

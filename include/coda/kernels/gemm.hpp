@@ -1,12 +1,15 @@
 // General matrix product C = op(A) op(B) (+ C), cache-blocked with packed panels, in the style
 // of BLIS/GotoBLAS. It exists (rather than calling Eigen's product) because its packing buffers
 // come from the caller's arena: the DAU kernels, and with them the embedded path, must not touch
-// the heap. Operands are described by pointer + row stride + column stride, so transposed
-// operands cost nothing. The micro-kernel is swappable: coda/simd/ provides the vectorised one.
+// the heap. Operands are views that the packing reads: a strided matrix (pointer + row stride +
+// column stride, so transposed operands cost nothing), or a matrix of Kronecker products of rows
+// formed while packing instead of in memory. The micro-kernel is swappable: coda/simd/ provides
+// the vectorised one.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
+#include <utility>
 
 #include "coda/core/arena.hpp"
 #include "coda/core/shape.hpp"
@@ -21,6 +24,71 @@ struct matrix_ref {
   index_t row_stride;
   index_t col_stride;
   const T& operator()(index_t i, index_t j) const { return data[i * row_stride + j * col_stride]; }
+  matrix_ref transpose() const { return {data, col_stride, row_stride}; }
+  /// dst[p * ld + j] = element (i0 + p, j0 + j) for p < rows, j < count: what the packing asks of
+  /// every view. Reads follow whichever stride is 1.
+  void copy_block(index_t i0, index_t rows, index_t j0, index_t count, T* dst, index_t ld) const {
+    const T* src = &(*this)(i0, j0);
+    if (col_stride == 1) {
+      for (index_t p = 0; p < rows; ++p)
+        for (index_t j = 0; j < count; ++j) dst[p * ld + j] = src[p * row_stride + j];
+    } else if (row_stride == 1) {
+      for (index_t j = 0; j < count; ++j)
+        for (index_t p = 0; p < rows; ++p) dst[p * ld + j] = src[j * col_stride + p];
+    } else {
+      for (index_t p = 0; p < rows; ++p)
+        for (index_t j = 0; j < count; ++j) dst[p * ld + j] = src[p * row_stride + j * col_stride];
+    }
+  }
+};
+
+/// The k x (U*V) matrix whose row p is u[p] (x) v[p] (the Kronecker product of row p of u, k x U,
+/// and row p of v, k x V): element (p, a*V + b) = u(p, a) v(p, b); with Transposed, its transpose.
+/// Products read it through the packing, which forms each panel's elements as it copies them: the
+/// training backward's sums over positions of (alpha (x) z) never store the O*R*P values, which
+/// were written once and read back from memory by every product that packed them.
+template <class T, bool Transposed = false>
+struct kronecker_rows_ref {
+  matrix_ref<T> u, v;
+  index_t v_cols;
+  kronecker_rows_ref<T, !Transposed> transpose() const { return {u, v, v_cols}; }
+  T operator()(index_t i, index_t j) const {
+    if constexpr (Transposed) std::swap(i, j);
+    return u(i, j / v_cols) * v(i, j % v_cols);
+  }
+  /// As matrix_ref::copy_block. The index arithmetic is done once per block, not per element.
+  void copy_block(index_t i0, index_t rows, index_t j0, index_t count, T* dst, index_t ld) const {
+    if constexpr (Transposed) {
+      // Row a*V + b is the element-wise product of column a of u and column b of v.
+      index_t a = i0 / v_cols, b = i0 % v_cols;
+      for (index_t p = 0; p < rows; ++p, b = b + 1 == v_cols ? 0 : b + 1, a += b == 0) {
+        T* out = dst + p * ld;
+        if (u.row_stride == 1 && v.row_stride == 1) {
+          const T* ua = &u(j0, a);
+          const T* vb = &v(j0, b);
+          for (index_t j = 0; j < count; ++j) out[j] = ua[j] * vb[j];
+        } else {
+          for (index_t j = 0; j < count; ++j) out[j] = u(j0 + j, a) * v(j0 + j, b);
+        }
+      }
+    } else {
+      // Columns in runs of one a: u(p, a) times a stretch of row p of v.
+      for (index_t j = j0; j < j0 + count;) {
+        const index_t a = j / v_cols, b = j % v_cols, run = std::min(v_cols - b, j0 + count - j);
+        T* out = dst + (j - j0);
+        for (index_t p = 0; p < rows; ++p) {
+          const T s = u(i0 + p, a);
+          if (v.col_stride == 1) {
+            const T* vp = &v(i0 + p, b);
+            for (index_t r = 0; r < run; ++r) out[p * ld + r] = s * vp[r];
+          } else {
+            for (index_t r = 0; r < run; ++r) out[p * ld + r] = s * v(i0 + p, b + r);
+          }
+        }
+        j += run;
+      }
+    }
+  }
 };
 
 template <class T>
@@ -44,35 +112,17 @@ namespace detail {
 
 constexpr index_t round_up(index_t x, index_t m) { return (x + m - 1) / m * m; }
 
-// Packs rows [0, mc) x cols [0, kc) of A into panels of MR rows, zero-padding the last panel.
-template <class T, index_t MR>
-inline void pack_a(index_t mc, index_t kc, matrix_ref<T> a, T* out) {
-  for (index_t i0 = 0; i0 < mc; i0 += MR) {
-    const index_t rows = std::min(MR, mc - i0);
-    for (index_t p = 0; p < kc; ++p) {
-      for (index_t i = 0; i < rows; ++i) out[p * MR + i] = a(i0 + i, p);
-      for (index_t i = rows; i < MR; ++i) out[p * MR + i] = T(0);
-    }
-    out += MR * kc;
-  }
-}
-
-// Packs rows [0, kc) x cols [0, nc) of B into panels of NR columns, zero-padding the last panel.
-template <class T, index_t NR>
-inline void pack_b(index_t kc, index_t nc, matrix_ref<T> b, T* out) {
-  for (index_t j0 = 0; j0 < nc; j0 += NR) {
-    const index_t cols = std::min(NR, nc - j0);
-    for (index_t p = 0; p < kc; ++p) {
-      T* dst = out + p * NR;
-      if (b.col_stride == 1) {
-        const T* src = &b(p, j0);
-        for (index_t j = 0; j < cols; ++j) dst[j] = src[j];
-      } else {
-        for (index_t j = 0; j < cols; ++j) dst[j] = b(p, j0 + j);
-      }
-      for (index_t j = cols; j < NR; ++j) dst[j] = T(0);
-    }
-    out += NR * kc;
+// Packs rows [p0, p0 + kc) x columns [j0, j0 + n) of a view into panels of W columns, the last
+// zero-padded: panel after panel, each kc rows of W values. B is packed as itself (W = NR) and A
+// as its transpose (W = MR), so that both panels are read one K step at a time.
+template <class T, index_t W, class View>
+void pack_panels(const View& v, index_t p0, index_t kc, index_t j0, index_t n, T* out) {
+  for (index_t jp = 0; jp < n; jp += W) {
+    const index_t cols = std::min(W, n - jp);
+    v.copy_block(p0, kc, j0 + jp, cols, out, W);
+    if (cols < W)
+      for (index_t p = 0; p < kc; ++p) std::fill(out + p * W + cols, out + (p + 1) * W, T(0));
+    out += W * kc;
   }
 }
 
@@ -90,8 +140,7 @@ template <class T>
 void pack_a(index_t m, index_t k, matrix_ref<T> a, T* out) {
   using bl = gemm_blocking<T>;
   for (index_t pc = 0; pc < k; pc += bl::kc)
-    detail::pack_a<T, bl::mr>(m, std::min(bl::kc, k - pc), {&a(0, pc), a.row_stride, a.col_stride},
-                              out + detail::round_up(m, bl::mr) * pc);
+    detail::pack_panels<T, bl::mr>(a.transpose(), pc, std::min(bl::kc, k - pc), 0, m, out + detail::round_up(m, bl::mr) * pc);
 }
 
 /// Scratch elements gemm() takes from the arena for an m x n x k product.
@@ -115,8 +164,8 @@ constexpr std::size_t gemm_packed_a_scratch(index_t n, index_t k) {
 namespace detail {
 
 // The blocked loops. a_block(ic, pc, mc, kc) returns the MR-row panels of that block of A.
-template <class T, class ABlock>
-void gemm_loops(index_t m, index_t n, index_t k, ABlock&& a_block, matrix_ref<T> b, T* c, index_t ldc, bool accumulate,
+template <class T, class ABlock, class B>
+void gemm_loops(index_t m, index_t n, index_t k, ABlock&& a_block, const B& b, T* c, index_t ldc, bool accumulate,
                 T* packed_b) {
   using bl = gemm_blocking<T>;
   for (index_t jc = 0; jc < n; jc += bl::nc) {
@@ -124,7 +173,7 @@ void gemm_loops(index_t m, index_t n, index_t k, ABlock&& a_block, matrix_ref<T>
     for (index_t pc = 0; pc < k; pc += bl::kc) {
       const index_t kc = std::min(bl::kc, k - pc);
       const bool acc = accumulate || pc > 0;
-      pack_b<T, bl::nr>(kc, nc, {&b(pc, jc), b.row_stride, b.col_stride}, packed_b);
+      pack_panels<T, bl::nr>(b, pc, kc, jc, nc, packed_b);
       for (index_t ic = 0; ic < m; ic += bl::mc) {
         const index_t mc = std::min(bl::mc, m - ic);
         const T* packed_a = a_block(ic, pc, mc, kc);
@@ -149,24 +198,26 @@ bool trivial_product(index_t m, index_t n, index_t k, T* c, index_t ldc, bool ac
 }  // namespace detail
 
 /// C (m x n, row-major, leading dimension ldc) = A (m x k) * B (k x n), or += when accumulate.
-template <class T>
-void gemm(index_t m, index_t n, index_t k, matrix_ref<T> a, matrix_ref<T> b, T* c, index_t ldc, bool accumulate, arena<T>& scratch) {
+/// A and B are views (matrix_ref, kronecker_rows_ref).
+template <class T, class A = matrix_ref<T>, class B = matrix_ref<T>>
+void gemm(index_t m, index_t n, index_t k, const A& a, const B& b, T* c, index_t ldc, bool accumulate, arena<T>& scratch) {
   using bl = gemm_blocking<T>;
   if (detail::trivial_product(m, n, k, c, ldc, accumulate)) return;
   scratch_scope<T> scope(scratch);
   const index_t kc_max = std::min(bl::kc, k);
   T* packed_a = scratch.allocate(static_cast<std::size_t>(detail::round_up(std::min(bl::mc, m), bl::mr) * kc_max));
   T* packed_b = scratch.allocate(static_cast<std::size_t>(detail::round_up(std::min(bl::nc, n), bl::nr) * kc_max));
+  const auto a_t = a.transpose();
   const auto a_block = [&](index_t ic, index_t pc, index_t mc, index_t kc) {
-    detail::pack_a<T, bl::mr>(mc, kc, {&a(ic, pc), a.row_stride, a.col_stride}, packed_a);
+    detail::pack_panels<T, bl::mr>(a_t, pc, kc, ic, mc, packed_a);
     return static_cast<const T*>(packed_a);
   };
   detail::gemm_loops(m, n, k, a_block, b, c, ldc, accumulate, packed_b);
 }
 
 /// The same product with A packed beforehand by pack_a().
-template <class T>
-void gemm_packed_a(index_t m, index_t n, index_t k, const T* a_packed, matrix_ref<T> b, T* c, index_t ldc, bool accumulate,
+template <class T, class B = matrix_ref<T>>
+void gemm_packed_a(index_t m, index_t n, index_t k, const T* a_packed, const B& b, T* c, index_t ldc, bool accumulate,
                    arena<T>& scratch) {
   using bl = gemm_blocking<T>;
   if (detail::trivial_product(m, n, k, c, ldc, accumulate)) return;
