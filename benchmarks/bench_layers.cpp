@@ -1,6 +1,7 @@
-// Every DAU layer shape of cifar10-9l, one image, one thread: the forward kernel, the training
-// backward and the frozen backward of all 10 classes, each with its GFLOP/s and the fraction of
-// this machine's single-thread FMA peak (measured first, by peak_fma below).
+// Every DAU layer shape of cifar10-9l, one image, one thread: the forward kernel (without and with
+// the training record), the training backward and the frozen backward of all 10 classes, each
+// with its GFLOP/s and the fraction of this machine's single-thread FMA peak (measured first, by
+// peak_fma below).
 //   build/release/benchmarks/coda-bench-layers --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
@@ -71,10 +72,13 @@ void report(benchmark::State& state, double flops) {
                                                benchmark::Counter::kIsRate);
 }
 
-void forward(benchmark::State& state, const layer_shape* s) {
+// The forward pass of inference (no record) or of training (the record the backward reads: t
+// and G z are then written for every position, and the products run over the whole image).
+void forward(benchmark::State& state, const layer_shape* s, bool records) {
   layer_data L(s->dims);
+  const coda::kernels::dau_state<T> record = records ? L.state() : coda::kernels::dau_state<T>{};
   for (auto _ : state) {
-    coda::kernels::dau_forward<coda::squash>(L.g, L.weights(), L.x.data(), L.y.data(), {}, L.scratch);
+    coda::kernels::dau_forward<coda::squash>(L.g, L.weights(), L.x.data(), L.y.data(), record, L.scratch);
     benchmark::DoNotOptimize(L.y.data());
   }
   report(state, forward_flops(L.g));
@@ -116,7 +120,8 @@ void peak(benchmark::State& state) {
 int register_all() {
   benchmark::RegisterBenchmark("fma_peak_1_thread", peak)->Iterations(1);
   for (const auto& s : shapes) {
-    benchmark::RegisterBenchmark((std::string("forward/") + s.name).c_str(), forward, &s)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((std::string("forward/") + s.name).c_str(), forward, &s, false)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((std::string("forward_train/") + s.name).c_str(), forward, &s, true)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((std::string("train_backward/") + s.name).c_str(), train_backward, &s)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((std::string("explain_10_classes/") + s.name).c_str(), explain_all_classes, &s)
         ->Unit(benchmark::kMillisecond);
