@@ -213,8 +213,9 @@ template <class T>
 constexpr std::size_t dau_train_backward_scratch(const dau_dims& g, index_t batch = 1) {
   using coda::detail::aligned_count;
   const index_t J = g.patch_size(), O = g.c_out, R = g.rank, NP = dau_backward_images(g, batch) * g.positions();
-  const std::size_t buffers = 2 * aligned_count<T>(J * NP) + 2 * aligned_count<T>(O * NP) + 3 * aligned_count<T>(R * NP);
-  const std::size_t products = std::max({gemm_scratch<T>(R, NP, O), gemm_scratch<T>(J, O * R, NP), gemm_scratch<T>(J, O, NP),
+  const std::size_t buffers = 2 * aligned_count<T>(J * NP) + aligned_count<T>(packed_a_size<T>(J, NP)) + 2 * aligned_count<T>(O * NP) +
+                              3 * aligned_count<T>(R * NP);
+  const std::size_t products = std::max({gemm_scratch<T>(R, NP, O), gemm_packed_a_scratch<T>(O * R, NP), gemm_packed_a_scratch<T>(O, NP),
                                          gemm_scratch<T>(R, J, NP), gemm_scratch<T>(O * R, R, NP), gemm_scratch<T>(O, R, NP), gemm_packed_a_scratch<T>(NP, O * R),
                                          gemm_scratch<T>(J, NP, O), gemm_scratch<T>(J, NP, R)});
   return buffers + products;
@@ -274,9 +275,13 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
       T* z_t = scratch.allocate(NP * R);
       detail::transpose(R, NP, z, z_t);
       const matrix_ref<T> zr = row_major(z_t, R);
-      gemm<T>(J, O * R, NP, row_major(cols, NP), kronecker_rows_ref<T>{transposed(alpha, NP), zr, R}, grads->b, O * R, true,
-              scratch);
-      gemm<T>(J, O, NP, row_major(cols, NP), transposed(alpha, NP), grads->bias, O, true, scratch);
+      // The patches are the A of dL/dB and dL/db: packed once for both, not once per block of
+      // their columns (dL/dB has C_out*R of them).
+      T* cols_packed = scratch.allocate(packed_a_size<T>(J, NP));
+      pack_a<T>(J, NP, row_major(cols, NP), cols_packed);
+      gemm_packed_a<T>(J, O * R, NP, cols_packed, kronecker_rows_ref<T>{transposed(alpha, NP), zr, R}, grads->b, O * R, true,
+                       scratch);
+      gemm_packed_a<T>(J, O, NP, cols_packed, transposed(alpha, NP), grads->bias, O, true, scratch);
       gemm<T>(R, J, NP, row_major(gz, NP), transposed(cols, NP), grads->a, J, true, scratch);
       gemm<T>(O * R, R, NP, kronecker_rows_ref<T>{transposed(beta, NP), zr, R}.transpose(), zr, sums->s_mat, R, true, scratch);
       gemm<T>(O, R, NP, row_major(beta, NP), zr, sums->s_vec, R, true, scratch);
