@@ -213,8 +213,8 @@ template <class T>
 constexpr std::size_t dau_train_backward_scratch(const dau_dims& g, index_t batch = 1) {
   using coda::detail::aligned_count;
   const index_t J = g.patch_size(), O = g.c_out, R = g.rank, NP = dau_backward_images(g, batch) * g.positions();
-  const std::size_t buffers = 2 * aligned_count<T>(J * NP) + aligned_count<T>(packed_a_size<T>(J, NP)) + 2 * aligned_count<T>(O * NP) +
-                              3 * aligned_count<T>(R * NP);
+  const std::size_t buffers = 2 * aligned_count<T>(J * NP) + aligned_count<T>(packed_a_size<T>(J, NP)) +
+                              2 * aligned_count<T>(O * NP) + 3 * aligned_count<T>(R * NP);
   const std::size_t products = std::max({gemm_scratch<T>(R, NP, O), gemm_packed_a_scratch<T>(O * R, NP), gemm_packed_a_scratch<T>(O, NP),
                                          gemm_scratch<T>(R, J, NP), gemm_scratch<T>(O * R, R, NP), gemm_scratch<T>(O, R, NP), gemm_packed_a_scratch<T>(NP, O * R),
                                          gemm_scratch<T>(J, NP, O), gemm_scratch<T>(J, NP, R)});

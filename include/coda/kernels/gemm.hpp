@@ -61,7 +61,7 @@ struct kronecker_rows_ref {
     if constexpr (Transposed) {
       // Row a*V + b is the element-wise product of column a of u and column b of v.
       index_t a = i0 / v_cols, b = i0 % v_cols;
-      for (index_t p = 0; p < rows; ++p, b = b + 1 == v_cols ? 0 : b + 1, a += b == 0) {
+      for (index_t p = 0; p < rows; ++p) {
         T* out = dst + p * ld;
         if (u.row_stride == 1 && v.row_stride == 1) {
           const T* ua = &u(j0, a);
@@ -69,6 +69,10 @@ struct kronecker_rows_ref {
           for (index_t j = 0; j < count; ++j) out[j] = ua[j] * vb[j];
         } else {
           for (index_t j = 0; j < count; ++j) out[j] = u(j0 + j, a) * v(j0 + j, b);
+        }
+        if (++b == v_cols) {
+          b = 0;
+          ++a;
         }
       }
     } else {
