@@ -268,6 +268,8 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
     }
     // dL/dz += sum_o beta_o B_o^T b_o.
     gemm<T>(R, NP, O, transposed(p.gram_bias, R), row_major(beta, NP), gz, NP, true, scratch);
+    // alpha read position by position: the u of (alpha (x) z) and the B of dL/db.
+    const matrix_ref<T> alpha_by_position = transposed(alpha, NP);
     // alpha (x) z and beta (x) z, [O][R] per position, are formed by the packing of the products
     // that read them (kronecker_rows_ref), never stored: position-major for the sums over
     // positions, (o, r)-major for dL/dx.
@@ -279,9 +281,9 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
       // their columns (dL/dB has C_out*R of them).
       T* cols_packed = scratch.allocate(packed_a_size<T>(J, NP));
       pack_a<T>(J, NP, row_major(cols, NP), cols_packed);
-      gemm_packed_a<T>(J, O * R, NP, cols_packed, kronecker_rows_ref<T>{transposed(alpha, NP), zr, R}, grads->b, O * R, true,
+      gemm_packed_a<T>(J, O * R, NP, cols_packed, kronecker_rows_ref<T>{alpha_by_position, zr, R}, grads->b, O * R, true,
                        scratch);
-      gemm_packed_a<T>(J, O, NP, cols_packed, transposed(alpha, NP), grads->bias, O, true, scratch);
+      gemm_packed_a<T>(J, O, NP, cols_packed, alpha_by_position, grads->bias, O, true, scratch);
       gemm<T>(R, J, NP, row_major(gz, NP), transposed(cols, NP), grads->a, J, true, scratch);
       gemm<T>(O * R, R, NP, kronecker_rows_ref<T>{transposed(beta, NP), zr, R}.transpose(), zr, sums->s_mat, R, true, scratch);
       gemm<T>(O, R, NP, row_major(beta, NP), zr, sums->s_vec, R, true, scratch);
@@ -290,7 +292,7 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
     if (grad_in) {
       // dL/dpatch = sum_o alpha_o w_o + A^T dL/dz = B (alpha (x) z) + b alpha + A^T dL/dz.
       T* gcols = scratch.allocate(J * NP);
-      gemm_packed_a<T>(J, NP, O * R, p.packed_b, kronecker_rows_ref<T>{transposed(alpha, NP), transposed(z, NP), R}.transpose(),
+      gemm_packed_a<T>(J, NP, O * R, p.packed_b, kronecker_rows_ref<T>{alpha_by_position, transposed(z, NP), R}.transpose(),
                        gcols, NP, false, scratch);
       gemm<T>(J, NP, O, row_major(p.bias, O), row_major(alpha, NP), gcols, NP, true, scratch);
       gemm<T>(J, NP, R, transposed(p.a, J), row_major(gz, NP), gcols, NP, true, scratch);
