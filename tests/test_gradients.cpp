@@ -74,20 +74,6 @@ struct layer_params : test::random_layer<T> {
   layer_params(const kernels::dau_dims& dims, std::mt19937& rng) : test::random_layer<T>(dims, static_cast<unsigned>(rng())) {}
 };
 
-/// Per-image buffers of a train-mode forward record.
-template <class T>
-struct train_record {
-  std::vector<T> z, t, gz, d, n2, scale;
-  explicit train_record(const kernels::dau_dims& g)
-      : z(static_cast<std::size_t>(g.rank * g.positions())),
-        t(static_cast<std::size_t>(g.c_out * g.rank * g.positions())),
-        gz(t.size()),
-        d(static_cast<std::size_t>(g.output_size())),
-        n2(d.size()),
-        scale(d.size()) {}
-  kernels::dau_state<T> state() { return {z.data(), t.data(), gz.data(), d.data(), n2.data(), scale.data()}; }
-};
-
 /// Gradients of one layer (input of every image, then A, B, b) computed with the fast kernels the
 /// way the tape's rule does: forward per image, train backward of the batch into shared batch sums,
 /// finish once per batch.
@@ -99,10 +85,10 @@ struct fast_train_gradients {
     const kernels::dau_dims& g = p.g;
     const index_t in = g.conv.image_size(), out = g.output_size();
     const kernels::dau_weights<T> w = p.weights();
-    std::vector<train_record<T>> records(static_cast<std::size_t>(batch), train_record<T>(g));
+    std::vector<test::train_record<T>> records(static_cast<std::size_t>(batch), test::train_record<T>(g));
     std::vector<T> y(static_cast<std::size_t>(out));
     arena<T> fwd;
-    fwd.reserve(kernels::dau_forward_scratch<T>(g, true, true));
+    fwd.reserve(kernels::dau_forward_scratch<T>(g, true));
     for (index_t n = 0; n < batch; ++n)
       kernels::dau_forward<Norm>(g, w, xs.data() + n * in, y.data(), records[static_cast<std::size_t>(n)].state(), fwd);
 
@@ -204,7 +190,7 @@ void check_frozen_rule(const kernels::dau_dims& g, index_t seeds, unsigned seed)
   s.scale = scale.data();
   arena<double> mem;
   const std::size_t need = dau_backward_scratch<double>(g, backward_mode::frozen, 1);
-  mem.reserve(std::max(kernels::dau_forward_scratch<double>(g, true, false), need));
+  mem.reserve(std::max(kernels::dau_forward_scratch<double>(g, false), need));
   kernels::dau_forward<Norm>(g, w, x0.data(), y.data(), s, mem);
   std::vector<double> g_in(static_cast<std::size_t>(seeds * in), 99.0);
   const std::size_t before = mem.peak();

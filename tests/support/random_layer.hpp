@@ -44,4 +44,18 @@ struct random_layer {
   }
 };
 
+/// Per-image buffers of a train-mode forward record.
+template <class T>
+struct train_record {
+  std::vector<T> z, t, gz, d, n2, scale;
+  explicit train_record(const kernels::dau_dims& g)
+      : z(static_cast<std::size_t>(g.rank * g.positions())),
+        t(static_cast<std::size_t>(g.c_out * g.rank * g.positions())),
+        gz(t.size()),
+        d(static_cast<std::size_t>(g.output_size())),
+        n2(d.size()),
+        scale(d.size()) {}
+  kernels::dau_state<T> state() { return {z.data(), t.data(), gz.data(), d.data(), n2.data(), scale.data()}; }
+};
+
 }  // namespace coda::test

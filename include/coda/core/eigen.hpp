@@ -10,3 +10,17 @@
 CODA_BEGIN_EIGEN_REDUCTIONS
 #include <Eigen/Core>
 CODA_END_EIGEN_REDUCTIONS
+
+#include "coda/core/shape.hpp"
+
+namespace coda::detail {
+
+/// n values as an Eigen array, for the element-wise passes over a row of positions: as Eigen
+/// expressions they are vectorised, where plain loops over seven row pointers ran scalar (the
+/// compiler could not rule out aliasing; 22% of the training backward's time).
+template <class T>
+Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> row(T* data, index_t n) { return {data, n}; }
+template <class T>
+Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>> row(const T* data, index_t n) { return {data, n}; }
+
+}  // namespace coda::detail

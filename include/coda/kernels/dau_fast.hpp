@@ -6,6 +6,8 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <cassert>
 
 #include "coda/core/eigen.hpp"
 #include "coda/kernels/dau_weights.hpp"
@@ -27,77 +29,149 @@ struct dau_state {
 /// Output positions handled per tile: bounds the scratch to O*R*64 per buffer whatever the image.
 inline constexpr index_t dau_position_tile = 64;
 
-/// Positions per product of the forward pass. When the record takes t and G z there is no tile
-/// buffer to bound, and one product over the whole image reads the layer's packed B^T once
-/// instead of once per 64 positions (2.4 MB per read in the 16x16 layers).
-constexpr index_t dau_forward_tile(const dau_dims& g, bool saves_t) {
-  return saves_t ? g.positions() : std::min(dau_position_tile, g.positions());
-}
+/// Most images one forward pass puts side by side (dau_forward_images).
+inline constexpr index_t dau_forward_max_images = 8;
 
+/// Images whose positions the training forward (the record takes t and G z) puts side by side in
+/// its products, up to 512 columns: the packed B^T and G, cold in the network's pass, are then
+/// read once per group instead of once per image, which held the 8x8 layers' products (two
+/// column panels per image) to the rate at which B^T (9.4 MB) streams from memory. Every image's
+/// results go to its own record, so a micro-kernel tile must not straddle two images: P is a
+/// multiple of its NR, or images go one at a time.
 template <class T>
-constexpr std::size_t dau_forward_scratch(const dau_dims& g, bool saves_z, bool saves_t) {
-  using coda::detail::aligned_count;
-  const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank;
-  const index_t pt = dau_forward_tile(g, saves_t);
-  std::size_t s = aligned_count<T>(J * P) + 2 * aligned_count<T>(O * pt);
-  if (!saves_z) s += aligned_count<T>(R * P);
-  if (!saves_t) s += 2 * aligned_count<T>(O * R * pt);
-  return s + std::max({gemm_packed_a_scratch<T>(P, J), gemm_packed_a_scratch<T>(pt, J), gemm_packed_a_scratch<T>(pt, R)});
+constexpr index_t dau_forward_images(const dau_dims& g, index_t batch) {
+  const index_t P = g.positions();
+  if (P % gemm_blocking<T>::nr != 0) return 1;
+  return std::max<index_t>(1, std::min({batch, dau_forward_max_images, gemm_blocking<T>::nc / P}));
 }
 
-/// One image: x [C_in][H][W] -> y [O][P].
+/// Positions per product of the forward pass. When the record takes t and G z there is no tile
+/// buffer to bound, and one product over the images reads the layer's packed B^T once instead of
+/// once per 64 positions (2.4 MB per read in the 16x16 layers).
+constexpr index_t dau_forward_tile(const dau_dims& g, bool saves_t, index_t images) {
+  return saves_t ? images * g.positions() : std::min(dau_position_tile, g.positions());
+}
+
+/// Scratch of dau_forward for `images` images (more than one only when saves_t).
+template <class T>
+constexpr std::size_t dau_forward_scratch(const dau_dims& g, bool saves_t, index_t images = 1) {
+  using coda::detail::aligned_count;
+  const index_t J = g.patch_size(), NP = images * g.positions(), O = g.c_out, R = g.rank;
+  const index_t pt = dau_forward_tile(g, saves_t, images);
+  std::size_t s = aligned_count<T>(J * NP) + aligned_count<T>(R * NP) + 2 * aligned_count<T>(O * pt);
+  if (!saves_t) s += 2 * aligned_count<T>(O * R * pt);
+  return s + std::max({gemm_packed_a_scratch<T>(NP, J), gemm_packed_a_scratch<T>(pt, J), gemm_packed_a_scratch<T>(pt, R)});
+}
+
+namespace detail {
+
+/// The C view of the forward's t and G z products: writes them where `out` says (the images'
+/// records, or a tile buffer) and, as each tile is final and still in L1, adds
+/// sum_r z_r * C_(o,r) into sums[o], so that d and n2 never read the O*R*P values back from
+/// memory (the separate pass after the products was the forward's largest cost besides them).
+/// Rows come in ascending order per column, so each sum runs over r in order.
+template <class T, class Out>
+struct reducing_out {
+  Out out;
+  index_t ld;
+  const T* z;  ///< [R][ldz] from the product's first column
+  index_t ldz;
+  T* sums;  ///< [O][lds] from the product's first column
+  index_t lds;
+  index_t rank;
+  T* at(index_t i, index_t j) const { return out.at(i, j); }
+  void tile_done(index_t i0, index_t j0, index_t rows, index_t cols) const {
+    for (index_t i = i0; i < i0 + rows; ++i) {
+      const T* zr = z + (i % rank) * ldz + j0;
+      const T* ci = at(i, j0);
+      T* si = sums + (i / rank) * lds + j0;
+      // A plain loop: for one tile row, an Eigen expression's set-up costs as much as the work.
+      for (index_t j = 0; j < cols; ++j) si[j] += zr[j] * ci[j];
+    }
+  }
+};
+
+template <class T, class Out>
+reducing_out<T, Out> reducing(Out out, const T* z, index_t ldz, T* sums, index_t lds, index_t rank) {
+  return {out, out.ld, z, ldz, sums, lds, rank};
+}
+
+}  // namespace detail
+
+/// `images` images, their positions side by side (more than one only when the records take t and
+/// G z; see dau_forward_images): x [images][C_in][H][W] -> y [images][O][P]; state_of(k) is
+/// image k's record (any pointer of it may be null).
+template <class Norm, class T, class StateOf>
+void dau_forward(const dau_dims& g, const dau_weights<T>& p, index_t images, const T* x, T* y, StateOf&& state_of,
+                 arena<T>& scratch) {
+  const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank, NP = images * P;
+  std::array<dau_state<T>, dau_forward_max_images> save;
+  std::array<T*, dau_forward_max_images> t_of, gz_of;
+  for (index_t k = 0; k < images; ++k) {
+    save[k] = state_of(k);
+    t_of[k] = save[k].t;
+    gz_of[k] = save[k].gz;
+  }
+  const bool whole = save[0].t && save[0].gz;
+  assert(images == 1 || (whole && images <= dau_forward_max_images && P % gemm_blocking<T>::nr == 0));
+  const index_t pt = dau_forward_tile(g, whole, images);
+  scratch_scope<T> scope(scratch);
+  T* cols = scratch.allocate(J * NP);
+  for (index_t k = 0; k < images; ++k) im2col(g.conv, x + k * g.conv.image_size(), cols + k * P, NP, 0, P);
+  T* z = scratch.allocate(R * NP);
+  gemm_packed_a<T>(R, NP, J, p.packed_a, row_major(cols, NP), z, NP, false, scratch);
+  for (index_t k = 0; k < images; ++k)
+    if (save[k].z)
+      for (index_t r = 0; r < R; ++r) std::copy(z + r * NP + k * P, z + r * NP + (k + 1) * P, save[k].z + r * P);
+
+  T* t_tile = whole ? nullptr : scratch.allocate(O * R * pt);
+  T* gz_tile = whole ? nullptr : scratch.allocate(O * R * pt);
+  T* d = scratch.allocate(O * pt);
+  T* n2 = scratch.allocate(O * pt);
+  using coda::detail::row;
+  for (index_t q0 = 0; q0 < NP; q0 += pt) {
+    const index_t nq = std::min(pt, NP - q0);
+    const matrix_ref<T> cols_tile{cols + q0, NP, 1}, z_tile{z + q0, NP, 1};
+    // d = b.x + sum_r z_r t_r and n2 = |b|^2 + 2 (B^T b).z + sum_r z_r (G z)_r: the sums over r
+    // are added by the products' views as their tiles finish.
+    gemm_packed_a<T>(O, nq, J, p.packed_bias_t, cols_tile, d, pt, false, scratch);
+    gemm_packed_a<T>(O, nq, R, p.packed_gram_bias, z_tile, n2, pt, false, scratch);
+    for (index_t o = 0; o < O; ++o) row(n2 + o * pt, nq) = p.bias_norm2[o] + 2 * row(n2 + o * pt, nq);
+    const auto t_sum = [&](auto out) { return detail::reducing(out, z + q0, NP, d, pt, R); };
+    const auto gz_sum = [&](auto out) { return detail::reducing(out, z + q0, NP, n2, pt, R); };
+    if (whole) {
+      gemm_packed_a<T>(O * R, nq, J, p.packed_bt, cols_tile, t_sum(column_blocks_out<T>{t_of.data(), P}), false, scratch);
+      gemm_packed_a<T>(O * R, nq, R, p.packed_gram, z_tile, gz_sum(column_blocks_out<T>{gz_of.data(), P}), false, scratch);
+    } else {
+      gemm_packed_a<T>(O * R, nq, J, p.packed_bt, cols_tile, t_sum(matrix_out<T>{t_tile, pt}), false, scratch);
+      gemm_packed_a<T>(O * R, nq, R, p.packed_gram, z_tile, gz_sum(matrix_out<T>{gz_tile, pt}), false, scratch);
+    }
+    // y = d s(n2), image by image.
+    for (index_t c0 = 0; c0 < nq;) {
+      const index_t k = (q0 + c0) / P, q = (q0 + c0) % P, nc = std::min(nq - c0, P - q);
+      const dau_state<T>& s = save[whole ? k : 0];
+      for (index_t o = 0; o < O; ++o) {
+        const auto dq = row(static_cast<const T*>(d) + o * pt + c0, nc);
+        const auto n2q = row(static_cast<const T*>(n2) + o * pt + c0, nc);
+        const index_t at = o * P + q;
+        if (s.scale) {
+          row(s.scale + at, nc) = n2q.unaryExpr([](T v) { return Norm::scale(v); });
+          row(y + k * O * P + at, nc) = dq * row(static_cast<const T*>(s.scale) + at, nc);
+        } else {
+          row(y + k * O * P + at, nc) = dq * n2q.unaryExpr([](T v) { return Norm::scale(v); });
+        }
+        if (s.d) row(s.d + at, nc) = dq;
+        if (s.n2) row(s.n2 + at, nc) = n2q;
+      }
+      c0 += nc;
+    }
+  }
+}
+
+/// One image: x [C_in][H][W] -> y [O][P], recording into `save`.
 template <class Norm, class T>
 void dau_forward(const dau_dims& g, const dau_weights<T>& p, const T* x, T* y, const dau_state<T>& save, arena<T>& scratch) {
-  const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank;
-  const index_t pt = dau_forward_tile(g, save.t && save.gz);
-  scratch_scope<T> scope(scratch);
-  T* cols = scratch.allocate(J * P);
-  im2col(g.conv, x, cols, P, 0, P);
-  T* z = save.z ? save.z : scratch.allocate(R * P);
-  gemm_packed_a<T>(R, P, J, p.packed_a, row_major(cols, P), z, P, false, scratch);
-
-  T* t_tile = save.t ? nullptr : scratch.allocate(O * R * pt);
-  T* gz_tile = save.gz ? nullptr : scratch.allocate(O * R * pt);
-  T* bx = scratch.allocate(O * pt);
-  T* gbz = scratch.allocate(O * pt);
-  for (index_t q0 = 0; q0 < P; q0 += pt) {
-    const index_t nq = std::min(pt, P - q0);
-    const matrix_ref<T> cols_tile{cols + q0, P, 1}, z_tile{z + q0, P, 1};
-    T* t = save.t ? save.t + q0 : t_tile;
-    const index_t ldt = save.t ? P : pt;
-    T* gz = save.gz ? save.gz + q0 : gz_tile;
-    const index_t ldg = save.gz ? P : pt;
-    gemm_packed_a<T>(O * R, nq, J, p.packed_bt, cols_tile, t, ldt, false, scratch);
-    gemm_packed_a<T>(O, nq, J, p.packed_bias_t, cols_tile, bx, pt, false, scratch);
-    gemm_packed_a<T>(O * R, nq, R, p.packed_gram, z_tile, gz, ldg, false, scratch);
-    gemm_packed_a<T>(O, nq, R, p.packed_gram_bias, z_tile, gbz, pt, false, scratch);
-    for (index_t o = 0; o < O; ++o)
-      for (index_t c0 = 0; c0 < nq; c0 += dau_position_tile) {
-        const index_t nc = std::min(dau_position_tile, nq - c0);
-        T d[dau_position_tile], n2[dau_position_tile];
-        for (index_t q = 0; q < nc; ++q) {
-          d[q] = bx[o * pt + c0 + q];
-          n2[q] = p.bias_norm2[o] + 2 * gbz[o * pt + c0 + q];
-        }
-        for (index_t r = 0; r < R; ++r) {
-          const T* zr = z + r * P + q0 + c0;
-          const T* tr = t + (o * R + r) * ldt + c0;
-          const T* gr = gz + (o * R + r) * ldg + c0;
-          for (index_t q = 0; q < nc; ++q) {
-            d[q] += zr[q] * tr[q];
-            n2[q] += zr[q] * gr[q];
-          }
-        }
-        for (index_t q = 0; q < nc; ++q) {
-          const index_t at = o * P + q0 + c0 + q;
-          const T s = Norm::scale(n2[q]);
-          y[at] = d[q] * s;
-          if (save.d) save.d[at] = d[q];
-          if (save.n2) save.n2[at] = n2[q];
-          if (save.scale) save.scale[at] = s;
-        }
-      }
-  }
+  dau_forward<Norm>(g, p, 1, x, y, [&](index_t) { return save; }, scratch);
 }
 
 template <class T>
@@ -162,13 +236,6 @@ struct dau_batch_sums {
 
 namespace detail {
 
-/// n values as an Eigen array, for the element-wise passes over a row of positions: as Eigen
-/// expressions they are vectorised, where plain loops over seven row pointers ran scalar (the
-/// compiler could not rule out aliasing; 22% of the training backward's time).
-template <class T>
-Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>> row(T* data, index_t n) { return {data, n}; }
-template <class T>
-Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>> row(const T* data, index_t n) { return {data, n}; }
 
 /// sums[i] += sum_q m[i][q] for a row-major rows x cols matrix. Sixteen partial sums per row (a
 /// fixed order, so results do not depend on anything but the data): one running sum would be a
@@ -235,7 +302,7 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
                         arena<T>& scratch) {
   const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank, in_size = g.conv.image_size();
   const index_t group = dau_backward_images(g, batch);
-  using detail::row;
+  using coda::detail::row;
   const auto dscale = [](T n2) { return Norm::dscale(n2); };
   for (index_t n0 = 0; n0 < batch; n0 += group) {
     const index_t nb = std::min(group, batch - n0), NP = nb * P;

@@ -101,6 +101,29 @@ matrix_ref<T> row_major(const T* data, index_t cols) { return {data, cols, 1}; }
 template <class T>
 matrix_ref<T> transposed(const T* data, index_t cols) { return {data, 1, cols}; }
 
+/// Where a product's result goes: C (i, j) is *at(i, j), and each MR x NR tile the micro-kernel
+/// writes is row-major from its first element with leading dimension ld. A plain row-major C:
+template <class T>
+struct matrix_out {
+  T* data;
+  index_t ld;
+  T* at(index_t i, index_t j) const { return data + i * ld + j; }
+  /// Called once per tile when its values are final (after the last K block), while the tile is
+  /// in L1: a view that reduces C on the fly does it here (kernels::dau_forward).
+  void tile_done(index_t, index_t, index_t, index_t) const {}
+};
+
+/// A C whose columns come in blocks of `width`, block b a row-major matrix of its own at
+/// blocks[b] (one image's record each): one product writes several images' positions. A tile
+/// never straddles two blocks when width is a multiple of NR or there is one block.
+template <class T>
+struct column_blocks_out {
+  T* const* blocks;
+  index_t ld;  ///< the width of a block
+  T* at(index_t i, index_t j) const { return blocks[j / ld] + i * ld + j % ld; }
+  void tile_done(index_t, index_t, index_t, index_t) const {}
+};
+
 /// Cache blocks around the register tile of coda/simd/gemm_tile.hpp: an MC x KC block of A stays
 /// in L2 and a KC x NR sliver of B in L1 while the micro-kernel sweeps.
 template <class T>
@@ -168,34 +191,36 @@ constexpr std::size_t gemm_packed_a_scratch(index_t n, index_t k) {
 namespace detail {
 
 // The blocked loops. a_block(ic, pc, mc, kc) returns the MR-row panels of that block of A.
-template <class T, class ABlock, class B>
-void gemm_loops(index_t m, index_t n, index_t k, ABlock&& a_block, const B& b, T* c, index_t ldc, bool accumulate,
-                T* packed_b) {
+template <class T, class ABlock, class B, class C>
+void gemm_loops(index_t m, index_t n, index_t k, ABlock&& a_block, const B& b, const C& c, bool accumulate, T* packed_b) {
   using bl = gemm_blocking<T>;
   for (index_t jc = 0; jc < n; jc += bl::nc) {
     const index_t nc = std::min(bl::nc, n - jc);
     for (index_t pc = 0; pc < k; pc += bl::kc) {
       const index_t kc = std::min(bl::kc, k - pc);
-      const bool acc = accumulate || pc > 0;
+      const bool acc = accumulate || pc > 0, last = pc + kc == k;
       pack_panels<T, bl::nr>(b, pc, kc, jc, nc, packed_b);
       for (index_t ic = 0; ic < m; ic += bl::mc) {
         const index_t mc = std::min(bl::mc, m - ic);
         const T* packed_a = a_block(ic, pc, mc, kc);
         for (index_t jr = 0; jr < nc; jr += bl::nr)
-          for (index_t ir = 0; ir < mc; ir += bl::mr)
-            simd::gemm_tile<T>(kc, packed_a + ir * kc, packed_b + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc, acc,
-                               std::min(bl::mr, mc - ir), std::min(bl::nr, nc - jr));
+          for (index_t ir = 0; ir < mc; ir += bl::mr) {
+            const index_t rows = std::min(bl::mr, mc - ir), cols = std::min(bl::nr, nc - jr);
+            simd::gemm_tile<T>(kc, packed_a + ir * kc, packed_b + jr * kc, c.at(ic + ir, jc + jr), c.ld, acc, rows, cols);
+            if (last) c.tile_done(ic + ir, jc + jr, rows, cols);
+          }
       }
     }
   }
 }
 
-template <class T>
-bool trivial_product(index_t m, index_t n, index_t k, T* c, index_t ldc, bool accumulate) {
+template <class C>
+bool trivial_product(index_t m, index_t n, index_t k, const C& c, bool accumulate) {
   if (m <= 0 || n <= 0) return true;
   if (k > 0) return false;
   if (!accumulate)
-    for (index_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+    for (index_t i = 0; i < m; ++i)
+      for (index_t j = 0; j < n; ++j) *c.at(i, j) = 0;
   return true;
 }
 
@@ -206,7 +231,8 @@ bool trivial_product(index_t m, index_t n, index_t k, T* c, index_t ldc, bool ac
 template <class T, class A = matrix_ref<T>, class B = matrix_ref<T>>
 void gemm(index_t m, index_t n, index_t k, const A& a, const B& b, T* c, index_t ldc, bool accumulate, arena<T>& scratch) {
   using bl = gemm_blocking<T>;
-  if (detail::trivial_product(m, n, k, c, ldc, accumulate)) return;
+  const matrix_out<T> out{c, ldc};
+  if (detail::trivial_product(m, n, k, out, accumulate)) return;
   scratch_scope<T> scope(scratch);
   const index_t kc_max = std::min(bl::kc, k);
   T* packed_a = scratch.allocate(static_cast<std::size_t>(detail::round_up(std::min(bl::mc, m), bl::mr) * kc_max));
@@ -216,20 +242,27 @@ void gemm(index_t m, index_t n, index_t k, const A& a, const B& b, T* c, index_t
     detail::pack_panels<T, bl::mr>(a_t, pc, kc, ic, mc, packed_a);
     return static_cast<const T*>(packed_a);
   };
-  detail::gemm_loops(m, n, k, a_block, b, c, ldc, accumulate, packed_b);
+  detail::gemm_loops(m, n, k, a_block, b, out, accumulate, packed_b);
 }
 
-/// The same product with A packed beforehand by pack_a().
-template <class T, class B = matrix_ref<T>>
-void gemm_packed_a(index_t m, index_t n, index_t k, const T* a_packed, const B& b, T* c, index_t ldc, bool accumulate,
-                   arena<T>& scratch) {
+/// The same product with A packed beforehand by pack_a(), into a C view (matrix_out,
+/// column_blocks_out).
+template <class T, class B, class C>
+void gemm_packed_a(index_t m, index_t n, index_t k, const T* a_packed, const B& b, const C& c, bool accumulate, arena<T>& scratch) {
   using bl = gemm_blocking<T>;
-  if (detail::trivial_product(m, n, k, c, ldc, accumulate)) return;
+  if (detail::trivial_product(m, n, k, c, accumulate)) return;
   scratch_scope<T> scope(scratch);
   T* packed_b = scratch.allocate(static_cast<std::size_t>(detail::round_up(std::min(bl::nc, n), bl::nr) * std::min(bl::kc, k)));
   const index_t rows = detail::round_up(m, bl::mr);
   const auto a_block = [&](index_t ic, index_t pc, index_t, index_t kc) { return a_packed + rows * pc + ic * kc; };
-  detail::gemm_loops(m, n, k, a_block, b, c, ldc, accumulate, packed_b);
+  detail::gemm_loops(m, n, k, a_block, b, c, accumulate, packed_b);
+}
+
+/// The same into a row-major C with leading dimension ldc.
+template <class T, class B = matrix_ref<T>>
+void gemm_packed_a(index_t m, index_t n, index_t k, const T* a_packed, const B& b, T* c, index_t ldc, bool accumulate,
+                   arena<T>& scratch) {
+  gemm_packed_a<T>(m, n, k, a_packed, b, matrix_out<T>{c, ldc}, accumulate, scratch);
 }
 
 }  // namespace coda::kernels

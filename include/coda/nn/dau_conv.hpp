@@ -138,8 +138,9 @@ struct dau_conv {
   }
   /// Arena elements a forward pass needs only while it runs.
   template <class In, class T>
-  static constexpr std::size_t forward_scratch(record_mode m) {
-    return kernels::dau_forward_scratch<T>(dims<In>(), m != record_mode::none, m == record_mode::train);
+  static constexpr std::size_t forward_scratch(record_mode m, index_t batch) {
+    const bool train = m == record_mode::train;
+    return kernels::dau_forward_scratch<T>(dims<In>(), train, train ? kernels::dau_forward_images<T>(dims<In>(), batch) : 1);
   }
   /// Arena elements a backward pass over `batch` samples needs only while it runs.
   template <class In, class T>
@@ -158,9 +159,13 @@ struct dau_conv {
     arena<T>& mem = t.memory();
     const std::size_t per_image = detail::dau_record<T>::size(g, m);
     T* saved = m == record_mode::none ? nullptr : mem.allocate(static_cast<std::size_t>(batch) * per_image);
-    for (index_t n = 0; n < batch; ++n) {
-      const kernels::dau_state<T> s = saved ? detail::dau_record<T>::at(saved + n * per_image, g, m) : kernels::dau_state<T>{};
-      kernels::dau_forward<Norm>(g, w, in + n * g.conv.image_size(), out + n * g.output_size(), s, mem);
+    const index_t group = m == record_mode::train ? kernels::dau_forward_images<T>(g, batch) : 1;
+    for (index_t n0 = 0; n0 < batch; n0 += group) {
+      const auto state_of = [&](index_t k) {
+        return saved ? detail::dau_record<T>::at(saved + (n0 + k) * per_image, g, m) : kernels::dau_state<T>{};
+      };
+      kernels::dau_forward<Norm>(g, w, std::min(group, batch - n0), in + n0 * g.conv.image_size(), out + n0 * g.output_size(),
+                                 state_of, mem);
     }
     t.push({&backward<In, ParamOffset, SumsOffset, T>, &w, in, out, saved, batch, g.conv.image_size(), g.output_size(), m});
   }

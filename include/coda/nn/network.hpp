@@ -167,7 +167,7 @@ class network {
           using L = layer<i>;
           using In = layer_input_shape<i>;
           kept += aligned_count<Scalar>(batch * L::template output_shape<In>::size) + L::template recorded_size<In, Scalar>(batch, m);
-          fwd_scratch = std::max(fwd_scratch, L::template forward_scratch<In, Scalar>(m));
+          fwd_scratch = std::max(fwd_scratch, L::template forward_scratch<In, Scalar>(m, batch));
           bwd_scratch = std::max(bwd_scratch, L::template backward_scratch<In, Scalar>(bm, batch));
           largest_input = std::max(largest_input, L::template output_shape<In>::size);
         },
