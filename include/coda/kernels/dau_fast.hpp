@@ -236,7 +236,6 @@ struct dau_batch_sums {
 
 namespace detail {
 
-
 /// sums[i] += sum_q m[i][q] for a row-major rows x cols matrix. Sixteen partial sums per row (a
 /// fixed order, so results do not depend on anything but the data): one running sum would be a
 /// chain of dependent additions, several cycles per element.
@@ -378,18 +377,18 @@ template <class T>
 void finish_dau_param_grads(const dau_dims& g, const dau_weights<T>& p, const dau_batch_sums<T>& sums,
                             const dau_param_grads<T>& grads, arena<T>& scratch) {
   const index_t J = g.patch_size(), O = g.c_out, R = g.rank;
-  for (index_t o = 0; o < O; ++o) {
+  for (index_t o = 0; o < O; ++o)
     gemm<T>(J, R, R, {p.b + o * R, O * R, 1}, row_major(sums.s_mat + o * R * R, R), grads.b + o * R, O * R, true, scratch);
-    const T* sv = sums.s_vec + o * R;
-    for (index_t j = 0; j < J; ++j) {
-      const index_t c = j * O + o;
-      T dot = 0;
-      for (index_t r = 0; r < R; ++r) {
-        grads.b[c * R + r] += p.bias[c] * sv[r];
-        dot += p.b[c * R + r] * sv[r];
-      }
-      grads.bias[c] += dot + p.bias[c] * sums.beta_sum[o];
-    }
+  // Row j of every B_o and b_o at once: [O][R] and [O] blocks, contiguous.
+  using block = Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using column = Eigen::Array<T, Eigen::Dynamic, 1>;
+  const Eigen::Map<const block> sv(sums.s_vec, O, R);
+  const Eigen::Map<const column> beta_sum(sums.beta_sum, O);
+  for (index_t j = 0; j < J; ++j) {
+    const Eigen::Map<const block> bj(p.b + j * O * R, O, R);
+    const Eigen::Map<const column> cj(p.bias + j * O, O);
+    Eigen::Map<block>(grads.b + j * O * R, O, R) += sv.colwise() * cj;
+    Eigen::Map<column>(grads.bias + j * O, O) += (bj * sv).rowwise().sum() + cj * beta_sum;
   }
   std::fill(sums.s_mat, sums.s_mat + dau_batch_sums<T>::size(O, R), T(0));
 }

@@ -1,7 +1,8 @@
 // Optimisers with PyTorch's exact update rules (torch.optim.Adam with its defaults, no weight
 // decay or amsgrad; torch.optim.SGD with momentum, no dampening, no Nesterov) and the paper's
 // step learning-rate schedule. They work on the flat parameter vector of a network, in plain
-// loops: this header is compiled by nvcc (through cuda/description.hpp), which must not see Eigen.
+// loops (Adam's in simd/adam.hpp): this header is compiled by nvcc (through cuda/description.hpp),
+// which must not see Eigen.
 #pragma once
 
 #include <cmath>
@@ -11,6 +12,7 @@
 #include "coda/core/error.hpp"
 #include "coda/core/shape.hpp"
 #include "coda/core/aligned_allocator.hpp"
+#include "coda/simd/adam.hpp"
 
 namespace coda {
 
@@ -50,17 +52,11 @@ class adam {
     ++steps_;
     const double bc1 = 1 - std::pow(beta1, double(steps_)), bc2 = 1 - std::pow(beta2, double(steps_));
     // (1 - beta) is formed in double, then rounded, as torch does with its Python-float alphas.
-    const T b1 = T(beta1), b2 = T(beta2), c1 = T(1 - beta1), c2 = T(1 - beta2);
-    const T step_size = T(lr / bc1), bc2_sqrt = T(std::sqrt(bc2)), e = T(eps);
+    const simd::adam_constants<T> k{T(beta1), T(beta2), T(1 - beta1), T(1 - beta2), T(lr / bc1), T(std::sqrt(bc2)), T(eps)};
     T* m = exp_avg_.data();
     T* v = exp_avg_sq_.data();
-    // std::sqrt per element, as torch: Eigen's vectorised float sqrt is rsqrt + one Newton step.
     ranges(exp_avg_.size(), [&](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i < end; ++i) {
-        m[i] = m[i] * b1 + grads[i] * c1;
-        v[i] = v[i] * b2 + grads[i] * grads[i] * c2;
-        params[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + e);
-      }
+      simd::adam_update<T>(end - begin, params + begin, grads + begin, m + begin, v + begin, k);
     });
   }
 

@@ -7,10 +7,14 @@
 
 #include <algorithm>
 
+#include "coda/core/diagnostics.hpp"
 #include "coda/core/shape.hpp"
 
 #ifndef CODA_NO_SIMD
+// As in simd/adam.hpp: the intrinsics' definitions carry GCC bug 105593's false positives.
+CODA_BEGIN_EIGEN_REDUCTIONS
 #include <xsimd/xsimd.hpp>
+CODA_END_EIGEN_REDUCTIONS
 #endif
 
 /// Forces inlining of micro-kernel helpers whose register arrays must not spill to memory.
