@@ -138,3 +138,39 @@ TEST_CASE("products read rows of Kronecker products without forming them", "[gem
     check_kronecker<float>(9, 16, 64, transposed_store);
   }
 }
+
+TEST_CASE("a product over a range of a packed operand's columns reads them where the packing put them", "[gemm]") {
+  // A is 21 x 700: three KC blocks, the last partial; the ranges start at a block's first column,
+  // inside one, end at a block's last column, and fill the partial block. C has columns of its own
+  // (ldc 9 > n = 6) that must stay untouched.
+  using T = double;
+  constexpr index_t kc = kernels::gemm_blocking<T>::kc;
+  const index_t m = 21, n = 6, k_total = 700, ldc = 9;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<T> a(m * k_total), packed(kernels::packed_a_size<T>(m, k_total));
+  for (auto& v : a) v = u(rng);
+  kernels::pack_a<T>(m, k_total, kernels::row_major(a.data(), k_total), packed.data());
+  CHECK_FALSE(kernels::packed_columns_contiguous<T>(kc - 1, 2));
+  CHECK_FALSE(kernels::packed_columns_contiguous<T>(0, 0));
+  const index_t ranges[][2] = {{0, 64}, {kc + 40, 24}, {kc - 7, 7}, {2 * kc, k_total - 2 * kc}};
+  for (const auto& r : ranges) {
+    const index_t k0 = r[0], k = r[1];
+    REQUIRE(kernels::packed_columns_contiguous<T>(k0, k));
+    std::vector<T> b(k * n), c(m * ldc), expect;
+    for (auto& v : b) v = u(rng);
+    for (auto& v : c) v = u(rng);
+    expect = c;
+    arena<T> plain;
+    plain.reserve(kernels::gemm_scratch<T>(m, n, k));
+    kernels::gemm<T>(m, n, k, kernels::matrix_ref<T>{a.data() + k0, k_total, 1}, kernels::row_major(b.data(), n), expect.data(), ldc,
+                     true, plain);
+    arena<T> scratch;
+    scratch.reserve(kernels::gemm_scratch<T>(m, n, k));
+    kernels::gemm_packed_a_columns<T>(m, n, k0, k, k_total, packed.data(), kernels::row_major(b.data(), n), c.data(), ldc, true,
+                                      scratch);
+    INFO("columns [" << k0 << ", " << k0 + k << ")");
+    CHECK(scratch.peak() <= kernels::gemm_scratch<T>(m, n, k));
+    CHECK(test::relative_error(c.data(), expect.data(), c.size()) < test::tolerance::double_reorder);
+  }
+}

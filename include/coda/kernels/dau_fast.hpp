@@ -377,8 +377,15 @@ template <class T>
 void finish_dau_param_grads(const dau_dims& g, const dau_weights<T>& p, const dau_batch_sums<T>& sums,
                             const dau_param_grads<T>& grads, arena<T>& scratch) {
   const index_t J = g.patch_size(), O = g.c_out, R = g.rank;
-  for (index_t o = 0; o < O; ++o)
-    gemm<T>(J, R, R, {p.b + o * R, O * R, 1}, row_major(sums.s_mat + o * R * R, R), grads.b + o * R, O * R, true, scratch);
+  for (index_t o = 0; o < O; ++o) {
+    // B_o is columns [o R, o R + R) of the packed B the training backward reads: no packing of
+    // it here unless those columns straddle two of its blocks (R not a divisor of KC).
+    const matrix_ref<T> s_o = row_major(static_cast<const T*>(sums.s_mat) + o * R * R, R);
+    if (packed_columns_contiguous<T>(o * R, R))
+      gemm_packed_a_columns<T>(J, R, o * R, R, O * R, p.packed_b, s_o, grads.b + o * R, O * R, true, scratch);
+    else
+      gemm<T>(J, R, R, {p.b + o * R, O * R, 1}, s_o, grads.b + o * R, O * R, true, scratch);
+  }
   // Row j of every B_o and b_o at once: [O][R] and [O] blocks, contiguous.
   using block = Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using column = Eigen::Array<T, Eigen::Dynamic, 1>;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <utility>
 
@@ -190,7 +191,14 @@ constexpr std::size_t gemm_packed_a_scratch(index_t n, index_t k) {
 
 namespace detail {
 
-// The blocked loops. a_block(ic, pc, mc, kc) returns the MR-row panels of that block of A.
+/// The MR-row panels of a block of A: panel i of the block starts at panels + i * stride.
+template <class T>
+struct a_panels {
+  const T* panels;
+  index_t stride;
+};
+
+// The blocked loops. a_block(ic, pc, mc, kc) returns the a_panels of that block of A.
 template <class T, class ABlock, class B, class C>
 void gemm_loops(index_t m, index_t n, index_t k, ABlock&& a_block, const B& b, const C& c, bool accumulate, T* packed_b) {
   using bl = gemm_blocking<T>;
@@ -202,11 +210,12 @@ void gemm_loops(index_t m, index_t n, index_t k, ABlock&& a_block, const B& b, c
       pack_panels<T, bl::nr>(b, pc, kc, jc, nc, packed_b);
       for (index_t ic = 0; ic < m; ic += bl::mc) {
         const index_t mc = std::min(bl::mc, m - ic);
-        const T* packed_a = a_block(ic, pc, mc, kc);
+        const a_panels<T> a = a_block(ic, pc, mc, kc);
         for (index_t jr = 0; jr < nc; jr += bl::nr)
           for (index_t ir = 0; ir < mc; ir += bl::mr) {
             const index_t rows = std::min(bl::mr, mc - ir), cols = std::min(bl::nr, nc - jr);
-            simd::gemm_tile<T>(kc, packed_a + ir * kc, packed_b + jr * kc, c.at(ic + ir, jc + jr), c.ld, acc, rows, cols);
+            simd::gemm_tile<T>(kc, a.panels + ir / bl::mr * a.stride, packed_b + jr * kc, c.at(ic + ir, jc + jr), c.ld, acc,
+                               rows, cols);
             if (last) c.tile_done(ic + ir, jc + jr, rows, cols);
           }
       }
@@ -240,7 +249,7 @@ void gemm(index_t m, index_t n, index_t k, const A& a, const B& b, T* c, index_t
   const auto a_t = a.transpose();
   const auto a_block = [&](index_t ic, index_t pc, index_t mc, index_t kc) {
     detail::pack_panels<T, bl::mr>(a_t, pc, kc, ic, mc, packed_a);
-    return static_cast<const T*>(packed_a);
+    return detail::a_panels<T>{packed_a, bl::mr * kc};
   };
   detail::gemm_loops(m, n, k, a_block, b, out, accumulate, packed_b);
 }
@@ -254,8 +263,36 @@ void gemm_packed_a(index_t m, index_t n, index_t k, const T* a_packed, const B& 
   scratch_scope<T> scope(scratch);
   T* packed_b = scratch.allocate(static_cast<std::size_t>(detail::round_up(std::min(bl::nc, n), bl::nr) * std::min(bl::kc, k)));
   const index_t rows = detail::round_up(m, bl::mr);
-  const auto a_block = [&](index_t ic, index_t pc, index_t, index_t kc) { return a_packed + rows * pc + ic * kc; };
+  const auto a_block = [&](index_t ic, index_t pc, index_t, index_t kc) {
+    return detail::a_panels<T>{a_packed + rows * pc + ic * kc, bl::mr * kc};
+  };
   detail::gemm_loops(m, n, k, a_block, b, c, accumulate, packed_b);
+}
+
+/// Whether columns [k0, k0 + k) of an operand packed by pack_a() lie in one of its KC blocks,
+/// where gemm_packed_a_columns() can read them.
+template <class T>
+constexpr bool packed_columns_contiguous(index_t k0, index_t k) {
+  return k > 0 && k0 / gemm_blocking<T>::kc == (k0 + k - 1) / gemm_blocking<T>::kc;
+}
+
+/// The product of columns [k0, k0 + k) of an m x k_total A packed by pack_a() with B (k x n):
+/// within one KC block (packed_columns_contiguous) each MR-row panel holds those columns in one
+/// stretch, so a product over part of a packed operand needs no packing of its own (the optimiser
+/// step's B_o S_o reads the training backward's packed B).
+template <class T, class B>
+void gemm_packed_a_columns(index_t m, index_t n, index_t k0, index_t k, index_t k_total, const T* a_packed, const B& b, T* c,
+                           index_t ldc, bool accumulate, arena<T>& scratch) {
+  using bl = gemm_blocking<T>;
+  assert(packed_columns_contiguous<T>(k0, k) && k0 + k <= k_total);
+  const matrix_out<T> out{c, ldc};
+  if (detail::trivial_product(m, n, k, out, accumulate)) return;
+  scratch_scope<T> scope(scratch);
+  T* packed_b = scratch.allocate(static_cast<std::size_t>(detail::round_up(std::min(bl::nc, n), bl::nr) * k));
+  const index_t pc = k0 / bl::kc * bl::kc, block = std::min(bl::kc, k_total - pc);
+  const T* first = a_packed + detail::round_up(m, bl::mr) * pc + (k0 - pc) * bl::mr;
+  const auto a_block = [&](index_t ic, index_t, index_t, index_t) { return detail::a_panels<T>{first + ic * block, bl::mr * block}; };
+  detail::gemm_loops(m, n, k, a_block, b, out, accumulate, packed_b);
 }
 
 /// The same into a row-major C with leading dimension ldc.
