@@ -3,8 +3,10 @@
 // come from the caller's arena: the DAU kernels, and with them the embedded path, must not touch
 // the heap. Operands are views that the packing reads: a strided matrix (pointer + row stride +
 // column stride, so transposed operands cost nothing), or a matrix of Kronecker products of rows
-// formed while packing instead of in memory. The micro-kernel is swappable: coda/simd/ provides
-// the vectorised one.
+// formed while packing instead of in memory. The result goes through a view too: a row-major
+// matrix, or column blocks stored apart (several images' records), and a view hears of each
+// tile when it is final, to reduce it while it is in L1. The micro-kernel is swappable:
+// coda/simd/ provides the vectorised one.
 #pragma once
 
 #include <algorithm>
