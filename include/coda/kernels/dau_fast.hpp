@@ -146,6 +146,7 @@ void dau_forward(const dau_dims& g, const dau_weights<T>& p, index_t images, con
       gemm_packed_a<T>(O * R, nq, R, p.packed_gram, z_tile, gz_sum(matrix_out<T>{gz_tile, pt}), false, scratch);
     }
     // y = d s(n2), image by image.
+    const auto scale_of = [](T v) { return Norm::scale(v); };
     for (index_t c0 = 0; c0 < nq;) {
       const index_t k = (q0 + c0) / P, q = (q0 + c0) % P, nc = std::min(nq - c0, P - q);
       const dau_state<T>& s = save[whole ? k : 0];
@@ -154,10 +155,10 @@ void dau_forward(const dau_dims& g, const dau_weights<T>& p, index_t images, con
         const auto n2q = row(static_cast<const T*>(n2) + o * pt + c0, nc);
         const index_t at = o * P + q;
         if (s.scale) {
-          row(s.scale + at, nc) = n2q.unaryExpr([](T v) { return Norm::scale(v); });
+          row(s.scale + at, nc) = n2q.unaryExpr(scale_of);
           row(y + k * O * P + at, nc) = dq * row(static_cast<const T*>(s.scale) + at, nc);
         } else {
-          row(y + k * O * P + at, nc) = dq * n2q.unaryExpr([](T v) { return Norm::scale(v); });
+          row(y + k * O * P + at, nc) = dq * n2q.unaryExpr(scale_of);
         }
         if (s.d) row(s.d + at, nc) = dq;
         if (s.n2) row(s.n2 + at, nc) = n2q;
