@@ -105,7 +105,8 @@ struct observation {
   double model_write_started = -1;
 };
 
-/// Polls the run until `stop` says so or the process exits; returns whether `stop` fired. Temporary
+/// Polls the run until `stop` says so (asked at every poll) or the process exits; returns whether
+/// `stop` fired. Temporary
 /// files already there when the run started (`before`: left by an earlier, killed run) are not
 /// the start of a write.
 bool watch(process& p, const std::string& checkpoint_dir, const std::string& out, const std::set<std::string>& before,
@@ -116,25 +117,19 @@ bool watch(process& p, const std::string& checkpoint_dir, const std::string& out
   std::set<std::string> temporaries = before;
   ino_t inode = inode_of(checkpoint);
   while (p.running()) {
-    bool changed = false;
     for (const auto& name : files_starting(checkpoint_dir, "checkpoint.safetensors.tmp."))
-      if (temporaries.insert(name).second) {
-        seen.write_started.push_back(p.seconds());
-        changed = true;
-      }
+      if (temporaries.insert(name).second) seen.write_started.push_back(p.seconds());
     if (const ino_t now = inode_of(checkpoint); now != inode) {
       inode = now;
       if (now != 0) seen.checkpoint_replaced.push_back(p.seconds());
-      changed = true;
     }
     if (seen.model_write_started < 0)
       for (const auto& name : files_starting(out_dir, out_prefix))
         if (!before.count(name)) {
           seen.model_write_started = p.seconds();
-          changed = true;
           break;
         }
-    if (changed && stop(seen)) return true;
+    if (stop(seen)) return true;
     if (p.seconds() > run_timeout_seconds) return false;
     // A checkpoint write (93 MB, synced) takes a few hundred milliseconds: polling every 2 ms
     // sees it without taking much CPU from the run.
@@ -249,7 +244,8 @@ TEST_CASE("train killed at random moments resumes to the weights of an uninterru
     std::string phase;
     trigger on = trigger::none;
     double delay = 0;        ///< trigger::delay: seconds after the start
-    int nth = 0;             ///< write_started, checkpoint_replaced: the nth such event of this run
+    int nth = 0;             ///< write_started, checkpoint_replaced: the nth such event of this run;
+                             ///< trigger::delay: the kill comes at the latest when write nth begins
     double after_event = 0;  ///< seconds between the event and the kill
   };
   // The seeded moments of the kills; the plans below place them where the chain stands.
@@ -259,16 +255,21 @@ TEST_CASE("train killed at random moments resumes to the weights of an uninterru
   const double into_write = uniform(0, 0.03);       // seconds into the killed write
   // The plan of run k of the chain, which starts where the previous kill left the run: `done`
   // checkpoint writes completed (0: no checkpoint), so its nth write is write done + n of the run.
+  // A delay comes from the uninterrupted run's timing, made under another load than this run's:
+  // each is bounded by the write it must come before, so that a faster run still leaves the chain
+  // what it needs (a mid-epoch checkpoint for kill 3 to follow).
   const auto plan_for = [&](std::size_t k, int done) -> kill_plan {
     switch (k) {
       case 0:
-        return {"before the first checkpoint", trigger::delay, before_first * first_checkpoint};
+        return {"before the first checkpoint", trigger::delay, before_first * first_checkpoint, 1};
       case 1: {
         const int n = std::max(write_to_kill, done + 1);
         return {"during checkpoint write " + std::to_string(n), trigger::write_started, 0, n - done, into_write};
       }
-      case 2:  // the kill before left at most one checkpoint: most of the run is left
-        return {"at a random moment of the run", trigger::delay, random_moment * (run_seconds - write_began(done))};
+      case 2:  // the kill before left at most one checkpoint: most of the run is left; the kill comes
+               // before the last mid-epoch checkpoint is written, which kill 3 follows
+        return {"at a random moment of the run", trigger::delay, random_moment * (run_seconds - write_began(done)),
+                std::max(1, writes - 1 - done)};
       case 3: {  // the last mid-epoch checkpoint, or a later one (each replaces an earlier one): the
                  // runs after this kill resume in the middle of the last epoch, or at its end
         const int m = std::max(done + 1, writes - 1);
@@ -302,14 +303,13 @@ TEST_CASE("train killed at random moments resumes to the weights of an uninterru
     if (k > 0) args.push_back("--resume");
     process p(CODA_CIFAR10_EXE, args, dir / ("run" + std::to_string(k)), run_timeout_seconds);
     bool fired = false;
-    if (plan.on == trigger::delay) {
-      while (p.running() && p.seconds() < plan.delay) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      fired = p.running();
-    } else if (!last) {
+    if (!last) {
       observation seen;
       fired = watch(p, ck, out, before, seen, [&](const observation& s) {
+        const int writes_begun = static_cast<int>(s.write_started.size());
         switch (plan.on) {
-          case trigger::write_started: return static_cast<int>(s.write_started.size()) >= plan.nth;
+          case trigger::delay: return p.seconds() >= plan.delay || writes_begun >= plan.nth;
+          case trigger::write_started: return writes_begun >= plan.nth;
           case trigger::checkpoint_replaced: return static_cast<int>(s.checkpoint_replaced.size()) >= plan.nth;
           default: return s.model_write_started >= 0;
         }
