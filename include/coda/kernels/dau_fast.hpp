@@ -11,6 +11,7 @@
 
 #include "coda/core/eigen.hpp"
 #include "coda/kernels/dau_weights.hpp"
+#include "coda/kernels/winograd.hpp"
 #include "coda/simd/frozen_backward.hpp"
 
 namespace coda::kernels {
@@ -284,7 +285,8 @@ constexpr std::size_t dau_train_backward_scratch(const dau_dims& g, index_t batc
                               2 * aligned_count<T>(O * NP) + 3 * aligned_count<T>(R * NP);
   const std::size_t products = std::max({gemm_scratch<T>(R, NP, O), gemm_packed_a_scratch<T>(O * R, NP), gemm_packed_a_scratch<T>(O, NP),
                                          gemm_scratch<T>(R, J, NP), gemm_scratch<T>(O * R, R, NP), gemm_scratch<T>(O, R, NP), gemm_packed_a_scratch<T>(NP, O * R),
-                                         gemm_scratch<T>(J, NP, O), gemm_scratch<T>(J, NP, R)});
+                                         gemm_scratch<T>(J, NP, O), gemm_scratch<T>(J, NP, R),
+                                         winograd_weight_gradient_applies(g.conv) ? winograd_weight_gradient_scratch<T>(g.conv, NP, O * R) : 0});
   return buffers + products;
 }
 
@@ -345,11 +347,15 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
       detail::transpose(R, NP, z, z_t);
       const matrix_ref<T> zr = row_major(z_t, R);
       // The patches are the A of dL/dB and dL/db: packed once for both, not once per block of
-      // their columns (dL/dB has C_out*R of them).
+      // their columns (dL/dB has C_out*R of them). Where Winograd's weight gradient applies, dL/dB
+      // reads the images instead.
       T* cols_packed = scratch.allocate(packed_a_size<T>(J, NP));
       pack_a<T>(J, NP, row_major(cols, NP), cols_packed);
-      gemm_packed_a<T>(J, O * R, NP, cols_packed, kronecker_rows_ref<T>{alpha_by_position, zr, R}, grads->b, O * R, true,
-                       scratch);
+      if (winograd_weight_gradient_applies(g.conv))
+        winograd_weight_gradient<T>(g.conv, nb, x + n0 * in_size, alpha, z_t, O, R, grads->b, O * R, scratch);
+      else
+        gemm_packed_a<T>(J, O * R, NP, cols_packed, kronecker_rows_ref<T>{alpha_by_position, zr, R}, grads->b, O * R, true,
+                         scratch);
       gemm_packed_a<T>(J, O, NP, cols_packed, alpha_by_position, grads->bias, O, true, scratch);
       gemm<T>(R, J, NP, row_major(gz, NP), transposed(cols, NP), grads->a, J, true, scratch);
       gemm<T>(O * R, R, NP, kronecker_rows_ref<T>{transposed(beta, NP), zr, R}.transpose(), zr, sums->s_mat, R, true, scratch);
