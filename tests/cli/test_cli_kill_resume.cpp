@@ -106,9 +106,8 @@ struct observation {
 };
 
 /// Polls the run until `stop` says so (asked at every poll) or the process exits; returns whether
-/// `stop` fired. Temporary
-/// files already there when the run started (`before`: left by an earlier, killed run) are not
-/// the start of a write.
+/// `stop` fired. Temporary files already there when the run started (`before`: left by an
+/// earlier, killed run) are not the start of a write.
 bool watch(process& p, const std::string& checkpoint_dir, const std::string& out, const std::set<std::string>& before,
            observation& seen, const std::function<bool(const observation&)>& stop) {
   const std::string checkpoint = checkpoint_dir + "/checkpoint.safetensors";
