@@ -162,19 +162,19 @@ void winograd_weight_gradient(const conv_dims& g, index_t images, const T* x, co
     for (int i = 0; i < 16; ++i)
       gemm_packed_a<T>(C, cols, tiles, packed_u + i * packed_size, matrix_ref<T>{v + i * cols, 16 * cols, 1}, m + i * cols, 16 * cols,
                        false, scratch);
-    // dB[c, ky, kx] += (2G)^T M (2G) / 4: on the columns (nu -> kx, kept in the rows of nu 0..2),
-    // then on the rows (xi -> ky).
+    // dB[c, ky, kx] += (2G)^T M (2G) / 4: on the columns (nu -> kx, kept in the rows of nu 0, 1
+    // and 3, in place and without temporaries), then on the rows (xi -> ky).
+    constexpr int kept[3] = {0, 1, 3};
     for (index_t c = 0; c < C; ++c) {
       const auto mi = [&](int i) { return row(m + (c * 16 + i) * cols, cols); };
       for (int xi = 0; xi < 4; ++xi) {
         auto m0 = mi(4 * xi), m1 = mi(4 * xi + 1), m2 = mi(4 * xi + 2), m3 = mi(4 * xi + 3);
-        const Eigen::Array<T, 1, Eigen::Dynamic> sum12 = m1 + m2;
+        m0 = 2 * m0 + (m1 + m2);
+        m3 = (m1 + m2) + 2 * m3;
         m1 = m1 - m2;
-        m0 = 2 * m0 + sum12;
-        m2 = sum12 + 2 * m3;
       }
       for (int kx = 0; kx < 3; ++kx) {
-        const auto y = [&](int xi) { return mi(4 * xi + kx); };
+        const auto y = [&](int xi) { return mi(4 * xi + kept[kx]); };
         const auto out = [&](int ky) { return row(db + (c * 9 + ky * 3 + kx) * ldb + n0, cols); };
         out(0) += T(0.25) * (2 * y(0) + y(1) + y(2));
         out(1) += T(0.25) * (y(1) - y(2));
