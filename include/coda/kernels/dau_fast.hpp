@@ -284,7 +284,7 @@ constexpr std::size_t dau_train_backward_scratch(const dau_dims& g, index_t batc
   const std::size_t buffers = 2 * aligned_count<T>(J * NP) + aligned_count<T>(packed_a_size<T>(J, NP)) +
                               2 * aligned_count<T>(O * NP) + 3 * aligned_count<T>(R * NP);
   const std::size_t products = std::max({gemm_scratch<T>(R, NP, O), gemm_packed_a_scratch<T>(O * R, NP), gemm_packed_a_scratch<T>(O, NP),
-                                         gemm_scratch<T>(R, J, NP), gemm_scratch<T>(O * R, R, NP), gemm_scratch<T>(O, R, NP), gemm_packed_a_scratch<T>(NP, O * R),
+                                         gemm_scratch<T>(R, J, NP), gemm_scratch<T>(O, R * R, NP), gemm_scratch<T>(O, R, NP), gemm_packed_a_scratch<T>(NP, O * R),
                                          gemm_scratch<T>(J, NP, O), gemm_scratch<T>(J, NP, R),
                                          winograd_weight_gradient_applies(g.conv) ? winograd_weight_gradient_scratch<T>(g.conv, NP, O * R) : 0});
   return buffers + products;
@@ -358,7 +358,10 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
                          scratch);
       gemm_packed_a<T>(J, O, NP, cols_packed, alpha_by_position, grads->bias, O, true, scratch);
       gemm<T>(R, J, NP, row_major(gz, NP), transposed(cols, NP), grads->a, J, true, scratch);
-      gemm<T>(O * R, R, NP, kronecker_rows_ref<T>{transposed(beta, NP), zr, R}.transpose(), zr, sums->s_mat, R, true, scratch);
+      // S_o = sum_q beta_o z z^T as one product of beta (O x positions) with the rows z (x) z: the
+      // Kronecker operand is packed by vector products on the B side and every packed element
+      // serves O rows (as an O*R x R product it was formed by scalar gathers for R columns).
+      gemm<T>(O, R * R, NP, row_major(beta, NP), kronecker_rows_ref<T>{zr, zr, R}, sums->s_mat, R * R, true, scratch);
       gemm<T>(O, R, NP, row_major(beta, NP), zr, sums->s_vec, R, true, scratch);
       detail::add_row_sums(O, NP, beta, sums->beta_sum);
     }
