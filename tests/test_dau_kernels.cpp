@@ -142,3 +142,19 @@ TEST_CASE("the frozen backward carries any number of gradients, in groups of at 
   check_explain<l2, double>(g, 13, 91, test::tolerance::double_reorder);
   check_explain<squash, float>(g, 13, 92, test::tolerance::float_reorder);
 }
+
+TEST_CASE("a symmetric matrix is rebuilt in place from its upper triangle", "[dau][kernels][train]") {
+  for (index_t R : {1, 2, 7, 64}) {
+    std::vector<double> m(static_cast<std::size_t>(R * R), -1.0), expect(m.size());
+    index_t j = 0;
+    for (index_t a = 0; a < R; ++a)
+      for (index_t b = a; b < R; ++b) {
+        const double value = double(a * 1000 + b);
+        m[static_cast<std::size_t>(j++)] = value;
+        expect[static_cast<std::size_t>(a * R + b)] = expect[static_cast<std::size_t>(b * R + a)] = value;
+      }
+    kernels::detail::symmetric_from_upper(R, m.data());
+    INFO("R=" << R);
+    CHECK(m == expect);
+  }
+}

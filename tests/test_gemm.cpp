@@ -139,6 +139,30 @@ TEST_CASE("products read rows of Kronecker products without forming them", "[gem
   }
 }
 
+TEST_CASE("products read the upper triangles of rows' outer products without forming them", "[gemm][kronecker]") {
+  // R = 5 and 70 put runs of one a across panel edges; k = 300 spans two K blocks.
+  for (index_t R : {1, 5, 33, 70})
+    for (index_t k : {9, 300}) {
+      std::mt19937 rng(static_cast<unsigned>(R * 11 + k));
+      std::uniform_real_distribution<double> dist(-1, 1);
+      const index_t n = R * (R + 1) / 2, m = 13;
+      std::vector<float> v(k * R), full(k * n), other(m * k), c(m * n), expect(m * n);
+      for (auto* x : {&v, &other})
+        for (auto& e : *x) e = float(dist(rng));
+      for (index_t p = 0; p < k; ++p)
+        for (index_t a = 0, j = 0; a < R; ++a)
+          for (index_t b = a; b < R; ++b) full[p * n + j++] = v[p * R + a] * v[p * R + b];
+      arena<float> scratch;
+      scratch.reserve(kernels::gemm_scratch<float>(m, n, k));
+      kernels::gemm<float>(m, n, k, kernels::row_major(other.data(), k), kernels::row_major(full.data(), n), expect.data(), n, false,
+                           scratch);
+      kernels::gemm<float>(m, n, k, kernels::row_major(other.data(), k), kernels::kronecker_pairs_ref<float>{kernels::row_major(v.data(), R), R},
+                           c.data(), n, false, scratch);
+      INFO("R=" << R << " k=" << k);
+      CHECK(c == expect);  // the same products summed in the same order
+    }
+}
+
 TEST_CASE("a product over a range of a packed operand's columns reads them where the packing put them", "[gemm]") {
   // A is 21 x 700: three KC blocks, the last partial; the ranges start at a block's first column,
   // inside one, end at a block's last column, and fill the partial block. C has columns of its own

@@ -228,7 +228,7 @@ struct dau_param_grads {
 /// buffer after the parameters and are zeroed with it.
 template <class T>
 struct dau_batch_sums {
-  T* s_mat;     ///< [O][R][R]
+  T* s_mat;     ///< [O][R][R], of which the backward sums S_o's upper triangle into the first R(R+1)/2
   T* s_vec;     ///< [O][R]
   T* beta_sum;  ///< [O]
 
@@ -284,7 +284,7 @@ constexpr std::size_t dau_train_backward_scratch(const dau_dims& g, index_t batc
   const std::size_t buffers = 2 * aligned_count<T>(J * NP) + aligned_count<T>(packed_a_size<T>(J, NP)) +
                               2 * aligned_count<T>(O * NP) + 3 * aligned_count<T>(R * NP);
   const std::size_t products = std::max({gemm_scratch<T>(R, NP, O), gemm_packed_a_scratch<T>(O * R, NP), gemm_packed_a_scratch<T>(O, NP),
-                                         gemm_scratch<T>(R, J, NP), gemm_scratch<T>(O, R * R, NP), gemm_scratch<T>(O, R, NP), gemm_packed_a_scratch<T>(NP, O * R),
+                                         gemm_scratch<T>(R, J, NP), gemm_scratch<T>(O, R * (R + 1) / 2, NP), gemm_scratch<T>(O, R, NP), gemm_packed_a_scratch<T>(NP, O * R),
                                          gemm_scratch<T>(J, NP, O), gemm_scratch<T>(J, NP, R),
                                          winograd_weight_gradient_applies(g.conv) ? winograd_weight_gradient_scratch<T>(g.conv, NP, O * R) : 0});
   return buffers + products;
@@ -358,10 +358,12 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
                          scratch);
       gemm_packed_a<T>(J, O, NP, cols_packed, alpha_by_position, grads->bias, O, true, scratch);
       gemm<T>(R, J, NP, row_major(gz, NP), transposed(cols, NP), grads->a, J, true, scratch);
-      // S_o = sum_q beta_o z z^T as one product of beta (O x positions) with the rows z (x) z: the
-      // Kronecker operand is packed by vector products on the B side and every packed element
-      // serves O rows (as an O*R x R product it was formed by scalar gathers for R columns).
-      gemm<T>(O, R * R, NP, row_major(beta, NP), kronecker_rows_ref<T>{zr, zr, R}, sums->s_mat, R * R, true, scratch);
+      // S_o = sum_q beta_o z z^T as one product of beta (O x positions) with the rows of z z^T's
+      // upper triangle (the first R(R+1)/2 elements of each S_o; finish_dau_param_grads mirrors
+      // them): half the multiplications, and the packing forms them by vector products on the B
+      // side, each packed element serving O rows (as an O*R x R product of the whole z (x) z they
+      // were formed by scalar gathers for R columns).
+      gemm<T>(O, R * (R + 1) / 2, NP, row_major(beta, NP), kronecker_pairs_ref<T>{zr, R}, sums->s_mat, R * R, true, scratch);
       gemm<T>(O, R, NP, row_major(beta, NP), zr, sums->s_vec, R, true, scratch);
       detail::add_row_sums(O, NP, beta, sums->beta_sum);
     }
@@ -381,6 +383,22 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
   }
 }
 
+namespace detail {
+
+/// The symmetric R x R matrix m whose upper triangle, row by row, fills m's first R(R+1)/2
+/// elements, in place: from the last element back, each goes to a place at or after its own,
+/// whose element has been moved already.
+template <class T>
+void symmetric_from_upper(index_t R, T* m) {
+  index_t at = R * (R + 1) / 2;
+  for (index_t a = R - 1; a >= 0; --a)
+    for (index_t b = R - 1; b >= a; --b) m[a * R + b] = m[--at];
+  for (index_t a = 0; a < R; ++a)
+    for (index_t b = a + 1; b < R; ++b) m[b * R + a] = m[a * R + b];
+}
+
+}  // namespace detail
+
 /// Applies the batch sums: dL/dB_o += B_o S_o + b_o s_o^T and dL/db_o += B_o s_o + b_o sum beta,
 /// then zeroes them, so that gradients are finished exactly once.
 template <class T>
@@ -388,6 +406,7 @@ void finish_dau_param_grads(const dau_dims& g, const dau_weights<T>& p, const da
                             const dau_param_grads<T>& grads, arena<T>& scratch) {
   const index_t J = g.patch_size(), O = g.c_out, R = g.rank;
   for (index_t o = 0; o < O; ++o) {
+    detail::symmetric_from_upper(R, sums.s_mat + o * R * R);
     // B_o is columns [o R, o R + R) of the packed B the training backward reads: no packing of
     // it here unless those columns straddle two of its blocks (R not a divisor of KC).
     const matrix_ref<T> s_o = row_major(static_cast<const T*>(sums.s_mat) + o * R * R, R);

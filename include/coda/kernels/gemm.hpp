@@ -98,6 +98,35 @@ struct kronecker_rows_ref {
   }
 };
 
+/// The k x R(R+1)/2 matrix whose row p is the upper triangle of v[p] v[p]^T, row by row (v is
+/// k x R): element (p, pair(a, b)) = v(p, a) v(p, b) for a <= b. The product with it sums a
+/// symmetric matrix's distinct elements only (kernels::dau_train_backward's sum_q beta z z^T).
+template <class T>
+struct kronecker_pairs_ref {
+  matrix_ref<T> v;
+  index_t v_cols;
+  /// As matrix_ref::copy_block: runs of one a, v(p, a) times a stretch of row p of v.
+  void copy_block(index_t i0, index_t rows, index_t j0, index_t count, T* dst, index_t ld) const {
+    index_t a = 0, first = 0;  // pair (a, a) is column `first`
+    while (first + v_cols - a <= j0) first += v_cols - a++;
+    for (index_t j = j0; j < j0 + count;) {
+      const index_t b = a + (j - first), run = std::min(v_cols - b, j0 + count - j);
+      T* out = dst + (j - j0);
+      for (index_t p = 0; p < rows; ++p) {
+        const T* vp = &v(i0 + p, 0);
+        const T s = vp[a * v.col_stride];
+        if (v.col_stride == 1) {
+          for (index_t r = 0; r < run; ++r) out[p * ld + r] = s * vp[b + r];
+        } else {
+          for (index_t r = 0; r < run; ++r) out[p * ld + r] = s * vp[(b + r) * v.col_stride];
+        }
+      }
+      j += run;
+      if (b + run == v_cols) first += v_cols - a++;
+    }
+  }
+};
+
 template <class T>
 matrix_ref<T> row_major(const T* data, index_t cols) { return {data, cols, 1}; }
 /// The transpose of a row-major matrix with `cols` columns.
