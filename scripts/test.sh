@@ -15,14 +15,15 @@
 #   bash scripts/test.sh --all    the whole matrix, as CI runs it (.ci/run):
 #     1. Release, GCC, with the xsimd kernels (and the CUDA library when nvcc is found, MPI when
 #        Open MPI is installed): every test, the MPI ones (mpirun, 2 and 3 ranks) included;
-#     2. Release, GCC, with the scalar fallback (CODA_SIMD=OFF) and without MPI: every test of library
-#        and program code but the end-to-end program tests labelled `slow` (whole-network training,
-#        attribution and metrics runs: their kernels are those the unit and golden tests check
-#        here), and the refusal of a build without MPI to run under mpirun;
+#     2. Release, GCC, with the scalar fallback (CODA_SIMD=OFF): the unit, gradient and golden tests
+#        (coda_tests), which check every kernel against its reference; the programs and their
+#        end-to-end tests run on these kernels' xsimd versions in phase 1 and under the sanitizers
+#        in phase 4;
 #     3. aarch64: a cross build (GCC, xsimd's NEON kernels; tests/cross, cmake/toolchains/) run under
 #        qemu-user: the embedded example and the kernel tests on small shapes (about 2.5 minutes);
-#     4. AddressSanitizer + UndefinedBehaviorSanitizer (Clang): every test of library and program code
-#        but two whole-network attribution runs whose code the smaller tests cover;
+#     4. AddressSanitizer + UndefinedBehaviorSanitizer (Clang), without MPI: every test of library and
+#        program code but three whole-network runs whose code the smaller tests cover, and the
+#        refusal of a build without MPI to run under mpirun;
 #     5. ThreadSanitizer (Clang): every unit test, built for x86-64-v3 when the CPU has AVX2: the
 #        one run of the unit tests with the GEMM tile of AVX2 (16 registers), where the other
 #        builds target this machine, which may have AVX-512;
@@ -85,17 +86,24 @@ fi
 
 phase "Release build (GCC, xsimd kernels, CUDA library when nvcc is found) and full test suite"
 run_suite full "" -DCMAKE_BUILD_TYPE=Release
-phase "Scalar fallback (GCC, CODA_SIMD=OFF)"
-run_suite scalar "-LE packaging|scripts|slow|dataset" -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}" "${no_mpi[@]}"
+phase "Scalar fallback (GCC, CODA_SIMD=OFF): the unit, gradient and golden tests"
+CODA_TARGETS=coda_tests configure_and_build build/scalar -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF -DCODA_BUILD_EXAMPLES=OFF \
+  "${only_library[@]}" "${no_mpi[@]}"
+build/scalar/tests/coda_tests
 aarch64_suite
 phase "AddressSanitizer + UndefinedBehaviorSanitizer (Clang)"
 # Clang, because GCC's ASan keeps the GEMM micro-kernel's register tile on the instrumented stack:
 # with GCC the network ran about 160 times slower than in Release, with Clang 8 times (inference,
 # coda-cifar10 bench), which is what lets every end-to-end test run instrumented.
-# Two whole-network runs stay out, 950 s of the phase's 1400 on 2 cores: all nine attribution
-# methods through `metrics`, and `attribute` against the captum references. Their code runs here
-# in the unit tests of every method and in the smaller `attribute` and `metrics` program tests.
-run_suite asan "-LE packaging|scripts|dataset -E all.nine.methods|captum-convention" "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=address,undefined "${only_library[@]}" "${no_mpi[@]}"
+# Three whole-network runs stay out. All nine attribution methods through `metrics` and
+# `attribute` against the captum references took 950 s of the phase's 1400 on 2 cores; their code
+# runs here in the unit tests of every method and in the smaller `attribute` and `metrics` program
+# tests. imagenet100-9l's train, eval and explain at 224-240 pixels took 541 of the remaining
+# 1488 test-seconds, the longest test by far: its network runs here in the unit test against
+# PyTorch at 240x240, its image folders in the `train and eval read an image folder` tests, and its
+# flag checks in `imagenet100-9l refuses ...`.
+run_suite asan "-LE packaging|scripts|dataset -E all.nine.methods|captum-convention|imagenet100-9l.trains" "${clang[@]}" "${sanitized[@]}" \
+  -DCODA_SANITIZE=address,undefined "${only_library[@]}" "${no_mpi[@]}"
 phase "ThreadSanitizer (Clang)"
 tsan_arch=x86-64-v3
 if ! grep -qw avx2 /proc/cpuinfo; then
