@@ -55,6 +55,12 @@ run_suite() {  # name, extra ctest args, cmake args...
   configure_and_build "$dir" "$@"
   (cd "$dir" && ctest --output-on-failure -j "$jobs" $ctest_args)
 }
+unit_suite() {  # name, cmake args...: the unit, gradient and golden tests alone (coda_tests)
+  local dir=build/$1
+  shift
+  CODA_TARGETS=coda_tests configure_and_build "$dir" -DCODA_BUILD_EXAMPLES=OFF "$@"
+  "$dir"/tests/coda_tests
+}
 phase() { echo "== $* (${SECONDS} s since the start)"; }
 aarch64_suite() {
   phase "aarch64 cross build (GCC, xsimd NEON kernels) and its tests under qemu-user"
@@ -87,9 +93,7 @@ fi
 phase "Release build (GCC, xsimd kernels, CUDA library when nvcc is found) and full test suite"
 run_suite full "" -DCMAKE_BUILD_TYPE=Release
 phase "Scalar fallback (GCC, CODA_SIMD=OFF): the unit, gradient and golden tests"
-CODA_TARGETS=coda_tests configure_and_build build/scalar -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF -DCODA_BUILD_EXAMPLES=OFF \
-  "${only_library[@]}" "${no_mpi[@]}"
-build/scalar/tests/coda_tests
+unit_suite scalar -DCMAKE_BUILD_TYPE=Release -DCODA_SIMD=OFF "${only_library[@]}" "${no_mpi[@]}"
 aarch64_suite
 phase "AddressSanitizer + UndefinedBehaviorSanitizer (Clang)"
 # Clang, because GCC's ASan keeps the GEMM micro-kernel's register tile on the instrumented stack:
@@ -110,9 +114,8 @@ if ! grep -qw avx2 /proc/cpuinfo; then
   echo "no avx2 in /proc/cpuinfo: the ThreadSanitizer build stays native, so no unit tests run in an AVX2 build"
   tsan_arch=native
 fi
-CODA_TARGETS=coda_tests configure_and_build build/tsan "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=thread \
-  -DCODA_ARCH=$tsan_arch -DCODA_BUILD_EXAMPLES=OFF "${only_library[@]}" "${no_mpi[@]}"
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build/tsan/tests/coda_tests
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" unit_suite tsan "${clang[@]}" "${sanitized[@]}" -DCODA_SANITIZE=thread \
+  -DCODA_ARCH=$tsan_arch "${only_library[@]}" "${no_mpi[@]}"
 phase "libFuzzer targets"
 bash scripts/fuzz.sh 60
 echo "all test suites passed in ${SECONDS} s"
