@@ -44,8 +44,8 @@ struct layer_data : coda::test::random_layer<T> {
     grad_out.assign(10 * O * P, 0.01f), grad_in.resize(10 * g.conv.image_size());
     ga.resize(a.size()), gb.resize(b.size()), gbias.resize(bias.size());
     sums.resize(coda::kernels::dau_batch_sums<T>::size(O, R));
-    // The forward benchmark records nothing, and then needs the most scratch of the forwards.
-    scratch.reserve(std::max({coda::kernels::dau_forward_scratch<T>(g, false), coda::kernels::dau_train_backward_scratch<T>(g, train_images),
+    scratch.reserve(std::max({coda::kernels::dau_forward_scratch<T>(g, false), coda::kernels::dau_forward_scratch<T>(g, true),
+                              coda::kernels::dau_train_backward_scratch<T>(g, train_images),
                               coda::kernels::dau_explain_scratch<T>(g)}));
     coda::kernels::dau_forward<coda::squash>(g, weights(), x.data(), y.data(), state(), scratch);
   }

@@ -17,17 +17,23 @@ namespace {
 
 using test::random_layer;
 
+// Without a record (inference: tiles of positions) and with the training record (whole images;
+// Winograd's t where it applies).
 template <class Norm, class T>
 void check_forward(const kernels::dau_dims& g, unsigned seed, double tol) {
   const random_layer<T> layer(g, seed);
   std::vector<T> expect(g.output_size()), got(g.output_size());
   kernels::dau_forward_reference<Norm>(g, layer.weights(), layer.x.data(), expect.data());
-  arena<T> scratch;
-  const std::size_t need = kernels::dau_forward_scratch<T>(g, false);
-  scratch.reserve(need);
-  kernels::dau_forward<Norm>(g, layer.weights(), layer.x.data(), got.data(), {}, scratch);
-  CHECK(scratch.peak() <= need);
-  CHECK(test::relative_error(got.data(), expect.data(), got.size()) < tol);
+  for (const bool records : {false, true}) {
+    INFO("records " << records);
+    test::train_record<T> record(g);
+    arena<T> scratch;
+    const std::size_t need = kernels::dau_forward_scratch<T>(g, records);
+    scratch.reserve(need);
+    kernels::dau_forward<Norm>(g, layer.weights(), layer.x.data(), got.data(), records ? record.state() : kernels::dau_state<T>{}, scratch);
+    CHECK(scratch.peak() <= need);
+    CHECK(test::relative_error(got.data(), expect.data(), got.size()) < tol);
+  }
 }
 
 template <class Norm, class T>
@@ -61,6 +67,7 @@ const kernels::dau_dims small_layers[] = {
     {{3, 7, 5, 3, 1, 1}, 4, 3},  {{2, 9, 9, 3, 2, 1}, 3, 5},  {{5, 6, 7, 3, 2, 0}, 2, 4},
     {{4, 5, 5, 1, 1, 0}, 7, 2},  {{3, 8, 6, 1, 2, 0}, 5, 6},  {{6, 11, 3, 3, 1, 0}, 3, 7},
     {{1, 70, 3, 3, 1, 1}, 2, 2},  // more positions than one tile, a single column of them
+    {{32, 6, 4, 3, 1, 1}, 3, 5},  // Winograd's t in the training forward, O*R rows ending in a partial panel
 };
 
 }  // namespace

@@ -148,8 +148,9 @@ void check_layer_against_differences(const kernels::dau_dims& g, index_t batch, 
 // (C_in, H, W, k, stride, pad, C_out, R): kernels 1 and 3, strides 1 and 2, padding 0 and 1
 // (padding 1 only with k = 3: a dau_conv requires pad < kernel), odd non-square images; the
 // seventh has C_out * R = 360 with R = 40, so some B_o straddle two blocks of the packed B (the
-// batch sums are then applied from B itself); the last takes Winograd's weight gradient
-// (kernels::winograd_weight_gradient_applies).
+// batch sums are then applied from B itself); the last takes Winograd's t in the forward and its
+// weight and input gradients in the backward (kernels::winograd_forward_applies,
+// kernels::winograd_weight_gradient_applies).
 const kernels::dau_dims small_layers[] = {
     {{3, 5, 7, 3, 1, 1}, 4, 3}, {{3, 5, 7, 3, 2, 1}, 4, 3}, {{2, 7, 5, 3, 1, 0}, 3, 4},
     {{2, 7, 5, 3, 2, 0}, 3, 4}, {{4, 5, 7, 1, 1, 0}, 2, 3}, {{4, 7, 5, 1, 2, 0}, 3, 2},

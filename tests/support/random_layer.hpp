@@ -30,17 +30,21 @@ struct random_layer {
     refresh();
   }
 
+  /// Input channels of the training forward's Winograd t, as a network layer of this geometry has.
+  index_t winograd_channels() const { return kernels::winograd_forward_channels<T>(g.conv.channels, g.conv.kernel, g.conv.stride, g.conv.pad); }
+
   /// Recomputes the derived data after a, b or bias changed.
   void refresh() {
-    const index_t J = g.patch_size(), O = g.c_out, R = g.rank;
-    derived.assign(kernels::dau_derived_layout<T>(J, O, R).size, T(0));
+    const index_t J = g.patch_size(), O = g.c_out, R = g.rank, wc = winograd_channels();
+    derived.assign(kernels::dau_derived_layout<T>(J, O, R, wc).size, T(0));
     arena<T> scratch;
     scratch.reserve(kernels::dau_derived_scratch<T>(J, O, R));
-    kernels::compute_dau_derived<T>(J, O, R, a.data(), b.data(), bias.data(), derived.data(), scratch);
+    kernels::compute_dau_derived<T>(J, O, R, wc, a.data(), b.data(), bias.data(), derived.data(), scratch);
   }
 
   kernels::dau_weights<T> weights() const {
-    return kernels::dau_derived_layout<T>(g.patch_size(), g.c_out, g.rank).bind(a.data(), b.data(), bias.data(), derived.data());
+    return kernels::dau_derived_layout<T>(g.patch_size(), g.c_out, g.rank, winograd_channels())
+        .bind(a.data(), b.data(), bias.data(), derived.data());
   }
 };
 

@@ -60,7 +60,8 @@ constexpr std::size_t dau_forward_scratch(const dau_dims& g, bool saves_t, index
   const index_t pt = dau_forward_tile(g, saves_t, images);
   std::size_t s = aligned_count<T>(J * NP) + aligned_count<T>(R * NP) + 2 * aligned_count<T>(O * pt);
   if (!saves_t) s += 2 * aligned_count<T>(O * R * pt);
-  return s + std::max({gemm_packed_a_scratch<T>(NP, J), gemm_packed_a_scratch<T>(pt, J), gemm_packed_a_scratch<T>(pt, R)});
+  const std::size_t winograd = saves_t && winograd_forward_applies<T>(g.conv) ? winograd_forward_scratch<T>(g.conv, NP, O * R, R) : 0;
+  return s + std::max({gemm_packed_a_scratch<T>(NP, J), gemm_packed_a_scratch<T>(pt, J), gemm_packed_a_scratch<T>(pt, R), winograd});
 }
 
 namespace detail {
@@ -139,7 +140,10 @@ void dau_forward(const dau_dims& g, const dau_weights<T>& p, index_t images, con
     for (index_t o = 0; o < O; ++o) row(n2 + o * pt, nq) = p.bias_norm2[o] + 2 * row(n2 + o * pt, nq);
     const auto t_sum = [&](auto out) { return detail::reducing(out, z + q0, NP, d, pt, R); };
     const auto gz_sum = [&](auto out) { return detail::reducing(out, z + q0, NP, n2, pt, R); };
-    if (whole) {
+    if (whole && p.winograd_b && winograd_forward_applies<T>(g.conv)) {
+      winograd_forward_t<T>(g.conv, images, x, p.winograd_b, O * R, R, z, t_of.data(), d, scratch);
+      gemm_packed_a<T>(O * R, nq, R, p.packed_gram, z_tile, gz_sum(column_blocks_out<T>{gz_of.data(), P}), false, scratch);
+    } else if (whole) {
       gemm_packed_a<T>(O * R, nq, J, p.packed_bt, cols_tile, t_sum(column_blocks_out<T>{t_of.data(), P}), false, scratch);
       gemm_packed_a<T>(O * R, nq, R, p.packed_gram, z_tile, gz_sum(column_blocks_out<T>{gz_of.data(), P}), false, scratch);
     } else {
@@ -286,7 +290,9 @@ constexpr std::size_t dau_train_backward_scratch(const dau_dims& g, index_t batc
   const std::size_t products = std::max({gemm_scratch<T>(R, NP, O), gemm_packed_a_scratch<T>(O * R, NP), gemm_packed_a_scratch<T>(O, NP),
                                          gemm_scratch<T>(R, J, NP), gemm_scratch<T>(O, R * (R + 1) / 2, NP), gemm_scratch<T>(O, R, NP), gemm_packed_a_scratch<T>(NP, O * R),
                                          gemm_scratch<T>(J, NP, O), gemm_scratch<T>(J, NP, R),
-                                         winograd_weight_gradient_applies(g.conv) ? winograd_weight_gradient_scratch<T>(g.conv, NP, O * R) : 0});
+                                         winograd_weight_gradient_applies(g.conv)
+                                             ? winograd_backward_scratch<T>(g.conv, NP, O * R, winograd_forward_applies<T>(g.conv))
+                                             : 0});
   return buffers + products;
 }
 
@@ -304,6 +310,11 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
                         arena<T>& scratch) {
   const index_t J = g.patch_size(), P = g.positions(), O = g.c_out, R = g.rank, in_size = g.conv.image_size();
   const index_t group = dau_backward_images(g, batch);
+  // Winograd's weight gradient, and where the weights are transformed for it, the B (alpha (x) z)
+  // term of dL/dx from the same transformed tiles (winograd_backward), whether or not the
+  // parameter gradients are asked for: the input gradient must not depend on it.
+  const bool winograd_db = grads && winograd_weight_gradient_applies(g.conv);
+  const bool winograd_dx = grad_in && p.winograd_b && winograd_weight_gradient_applies(g.conv);
   using coda::detail::row;
   const auto dscale = [](T n2) { return Norm::dscale(n2); };
   for (index_t n0 = 0; n0 < batch; n0 += group) {
@@ -342,18 +353,22 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
     // alpha (x) z and beta (x) z, [O][R] per position, are formed by the packing of the products
     // that read them (kronecker_rows_ref), never stored: position-major for the sums over
     // positions, (o, r)-major for dL/dx.
+    T* z_t = grads || winograd_dx ? scratch.allocate(NP * R) : nullptr;
+    if (z_t) detail::transpose(R, NP, z, z_t);
+    if (winograd_db || winograd_dx) {
+      const winograd_input_gradient<T> input{p.winograd_b, grad_in + n0 * in_size};
+      if (winograd_dx) std::fill(input.dx, input.dx + nb * in_size, T(0));
+      winograd_backward<T>(g.conv, nb, x + n0 * in_size, alpha, z_t, O, R, winograd_db ? grads->b : nullptr, O * R,
+                           winograd_dx ? &input : nullptr, scratch);
+    }
     if (grads) {
-      T* z_t = scratch.allocate(NP * R);
-      detail::transpose(R, NP, z, z_t);
       const matrix_ref<T> zr = row_major(z_t, R);
       // The patches are the A of dL/dB and dL/db: packed once for both, not once per block of
       // their columns (dL/dB has C_out*R of them). Where Winograd's weight gradient applies, dL/dB
-      // reads the images instead.
+      // came from the images instead.
       T* cols_packed = scratch.allocate(packed_a_size<T>(J, NP));
       pack_a<T>(J, NP, row_major(cols, NP), cols_packed);
-      if (winograd_weight_gradient_applies(g.conv))
-        winograd_weight_gradient<T>(g.conv, nb, x + n0 * in_size, alpha, z_t, O, R, grads->b, O * R, scratch);
-      else
+      if (!winograd_db)
         gemm_packed_a<T>(J, O * R, NP, cols_packed, kronecker_rows_ref<T>{alpha_by_position, zr, R}, grads->b, O * R, true,
                          scratch);
       gemm_packed_a<T>(J, O, NP, cols_packed, alpha_by_position, grads->bias, O, true, scratch);
@@ -370,13 +385,14 @@ void dau_train_backward(const dau_dims& g, const dau_weights<T>& p, index_t batc
     if (grad_in) {
       // dL/dpatch = sum_o alpha_o w_o + A^T dL/dz = B (alpha (x) z) + b alpha + A^T dL/dz.
       T* gcols = scratch.allocate(J * NP);
-      gemm_packed_a<T>(J, NP, O * R, p.packed_b, kronecker_rows_ref<T>{alpha_by_position, transposed(z, NP), R}.transpose(),
-                       gcols, NP, false, scratch);
-      gemm<T>(J, NP, O, row_major(p.bias, O), row_major(alpha, NP), gcols, NP, true, scratch);
+      if (!winograd_dx)
+        gemm_packed_a<T>(J, NP, O * R, p.packed_b, kronecker_rows_ref<T>{alpha_by_position, transposed(z, NP), R}.transpose(),
+                         gcols, NP, false, scratch);
+      gemm<T>(J, NP, O, row_major(p.bias, O), row_major(alpha, NP), gcols, NP, !winograd_dx, scratch);
       gemm<T>(J, NP, R, transposed(p.a, J), row_major(gz, NP), gcols, NP, true, scratch);
       for (index_t k = 0; k < nb; ++k) {
         T* image = grad_in + (n0 + k) * in_size;
-        std::fill(image, image + in_size, T(0));
+        if (!winograd_dx) std::fill(image, image + in_size, T(0));  // else it holds Winograd's term
         col2im_add(g.conv, gcols + k * P, NP, 0, P, image);
       }
     }

@@ -11,12 +11,15 @@
 //                         training backward's B, packed once here in the micro-kernel's panel
 //                         layout instead of in every call
 //   frozen_*              B and b in the order the frozen (explanation) backward reads them
+//   winograd_b            B's 3x3 kernels transformed for Winograd's F(2x2, 3x3) (kernels/winograd.hpp),
+//                         in layers where the training forward's t = B^T x uses it
 #pragma once
 
 #include "coda/core/arena.hpp"
 #include "coda/core/eigen.hpp"
 #include "coda/kernels/gemm.hpp"
 #include "coda/kernels/patches.hpp"
+#include "coda/kernels/winograd.hpp"
 #include "coda/simd/frozen_backward.hpp"
 
 namespace coda::kernels {
@@ -47,16 +50,19 @@ struct dau_weights {
   const T* packed_b;          ///< B     [J x O*R]
   const T* frozen_b;          ///< B as [J][O/8][R][8], O padded with zeros (simd::pack_frozen_weights)
   const T* frozen_bias;       ///< b as [J][O padded to 8]
+  const T* winograd_b;        ///< U = G W G^T of B's kernels, [16][C_in][O*R] (transform_winograd_weights), or null
 };
 
 /// Offsets of the derived quantities of a layer within its block of derived data.
+/// winograd_channels: winograd_forward_channels() of the layer (0: no transformed weights).
 template <class T>
 struct dau_derived_layout {
   std::size_t gram, gram_bias, bias_norm2, packed_bt, packed_bias_t, packed_a, packed_gram, packed_gram_bias, packed_b,
-      frozen_b, frozen_bias, size;
+      frozen_b, frozen_bias, winograd_b, size;
 
-  constexpr dau_derived_layout(index_t J, index_t O, index_t R) : gram(0), gram_bias(0), bias_norm2(0), packed_bt(0),
-        packed_bias_t(0), packed_a(0), packed_gram(0), packed_gram_bias(0), packed_b(0), frozen_b(0), frozen_bias(0), size(0) {
+  constexpr dau_derived_layout(index_t J, index_t O, index_t R, index_t winograd_channels) : gram(0), gram_bias(0), bias_norm2(0),
+        packed_bt(0), packed_bias_t(0), packed_a(0), packed_gram(0), packed_gram_bias(0), packed_b(0), frozen_b(0), frozen_bias(0),
+        winograd_b(0), size(0) {
     using coda::detail::aligned_count;
     std::size_t at = 0;
     const auto take = [&](std::size_t n) {
@@ -75,12 +81,14 @@ struct dau_derived_layout {
     packed_b = take(packed_a_size<T>(J, O * R));
     frozen_b = take(static_cast<std::size_t>(J * simd::frozen_padded_channels(O) * R));
     frozen_bias = take(static_cast<std::size_t>(J * simd::frozen_padded_channels(O)));
+    winograd_b = take(winograd_weights_size<T>(winograd_channels, O * R));
     size = at;
   }
 
   dau_weights<T> bind(const T* a, const T* b, const T* bias, const T* derived) const {
     return {a, b, bias, derived + gram, derived + gram_bias, derived + bias_norm2, derived + packed_bt, derived + packed_bias_t,
-            derived + packed_a, derived + packed_gram, derived + packed_gram_bias, derived + packed_b, derived + frozen_b, derived + frozen_bias};
+            derived + packed_a, derived + packed_gram, derived + packed_gram_bias, derived + packed_b, derived + frozen_b, derived + frozen_bias,
+            winograd_b == size ? nullptr : derived + winograd_b};  // the last block: empty where it ends the data
   }
 };
 
@@ -91,10 +99,11 @@ constexpr std::size_t dau_derived_scratch(index_t patch, index_t c_out, index_t 
   return gemm_scratch<T>(rank, rank, patch);
 }
 
-/// Fills a layer's derived data (dau_derived_layout<T>(J, O, R).size elements).
+/// Fills a layer's derived data (dau_derived_layout<T>(J, O, R, winograd_channels).size elements).
 template <class T>
-void compute_dau_derived(index_t J, index_t O, index_t R, const T* a, const T* b, const T* bias, T* derived, arena<T>& scratch) {
-  const dau_derived_layout<T> at(J, O, R);
+void compute_dau_derived(index_t J, index_t O, index_t R, index_t winograd_channels, const T* a, const T* b, const T* bias, T* derived,
+                         arena<T>& scratch) {
+  const dau_derived_layout<T> at(J, O, R, winograd_channels);
   const index_t stride = O * R;  // between rows j of one output channel's B_o
   T* gram = derived + at.gram;
   T* gram_bias = derived + at.gram_bias;
@@ -125,6 +134,7 @@ void compute_dau_derived(index_t J, index_t O, index_t R, const T* a, const T* b
   pack_a<T>(O, R, row_major(static_cast<const T*>(gram_bias), R), derived + at.packed_gram_bias);
   pack_a<T>(J, O * R, row_major(b, O * R), derived + at.packed_b);
   simd::pack_frozen_weights<T>(J, O, R, b, bias, derived + at.frozen_b, derived + at.frozen_bias);
+  if (winograd_channels > 0) transform_winograd_weights<T>(winograd_channels, O * R, b, derived + at.winograd_b);
 }
 
 }  // namespace coda::kernels

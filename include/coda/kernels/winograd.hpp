@@ -12,6 +12,12 @@
 //
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   A = [1 0; 1 1; 1 -1; 0 -1]
 //   2G  = [2 0 0; 1 1 1; 1 -1 1; 0 0 2]              (the halves of G applied as a final 1/4, exact)
+//
+// The training forward's t = B^T x (winograd_forward_t) is the same convolution forward, with
+// C_out*R output channels: Y = A^T [U .* (B^T D B)] A, the 16 components of U = G W G^T formed at
+// refresh time (transform_winograd_weights). Its products have depth C_in; what pays for the
+// output transform of C_out*R channels is that it runs on a block of rows still in L2, writes
+// t's rows as whole vectors, and adds the sums over r of z_r t_r on the way.
 #pragma once
 
 #include <algorithm>
@@ -30,6 +36,56 @@ namespace coda::kernels {
 /// of 16x16) 0.7-0.9 times, 64 channels (4 and 8 images of 8x8) 0.8 and 0.7 times.
 constexpr bool winograd_weight_gradient_applies(const conv_dims& c) {
   return c.kernel == 3 && c.stride == 1 && c.pad == 1 && c.height % 2 == 0 && c.width % 2 == 0 && c.channels >= 32;
+}
+
+/// Input channels of a layer whose training forward computes t = B^T x with winograd_forward_t(),
+/// or 0: 3x3, stride 1, padding 1, and 32 to KC input channels (the depth of its products, which
+/// must lie in one packed block). A training worker's forward of 4 images on an AMD EPYC Zen 4,
+/// one thread, per image against the direct product: 32 channels (16x16, 2 images per call)
+/// 3.9 -> 3.2 ms, 64 channels (8x8, 4 per call) 3.3 -> 2.2 ms, but 16 channels (one 32x32 image
+/// per call, cifar10-9l's second layer) 2.4 -> 2.6 ms.
+template <class T>
+constexpr index_t winograd_forward_channels(index_t c_in, index_t kernel, index_t stride, index_t pad) {
+  return kernel == 3 && stride == 1 && pad == 1 && c_in >= 32 && c_in <= gemm_blocking<T>::kc ? c_in : 0;
+}
+
+/// Whether dau_forward computes t with winograd_forward_t() for images of this geometry: the
+/// layer qualifies and the sides are even (whole tiles).
+template <class T>
+constexpr bool winograd_forward_applies(const conv_dims& c) {
+  return winograd_forward_channels<T>(c.channels, c.kernel, c.stride, c.pad) > 0 && c.height % 2 == 0 && c.width % 2 == 0;
+}
+
+/// Elements of the transformed weights of n output channels: 16 matrices [channels][n].
+template <class T>
+constexpr std::size_t winograd_weights_size(index_t channels, index_t n) {
+  return channels == 0 ? 0 : 16 * coda::detail::aligned_count<T>(channels * n);
+}
+
+/// U = G W G^T of every kernel W[ky][kx] = b[(c*9 + ky*3 + kx)*n + i] (B's rows j = (c, ky, kx),
+/// column i = (o, r)): out[k][c][i] for component k = 4 a + b, each [channels][n] matrix starting
+/// at k * winograd_weights_size / 16. One pass over B, whose rows are the components' rows.
+template <class T>
+void transform_winograd_weights(index_t channels, index_t n, const T* b, T* out) {
+  using vec = Eigen::Array<T, Eigen::Dynamic, 1>;
+  using in = Eigen::Map<const vec>;
+  const std::size_t size = coda::detail::aligned_count<T>(channels * n);
+  for (index_t c = 0; c < channels; ++c) {
+    const auto w = [&](int ky, int kx) { return in(b + (c * 9 + ky * 3 + kx) * n, n); };
+    const auto u = [&](int k) { return Eigen::Map<vec>(out + k * size + c * n, n); };
+    for (int kx = 0; kx < 3; ++kx) {  // G W: column kx of it in the rows a = 0..3, as component 4 a + kx
+      u(kx) = w(0, kx);
+      u(4 + kx) = T(0.5) * (w(0, kx) + w(1, kx) + w(2, kx));
+      u(8 + kx) = T(0.5) * (w(0, kx) - w(1, kx) + w(2, kx));
+      u(12 + kx) = w(2, kx);
+    }
+    for (int a = 0; a < 4; ++a) {  // (G W) G^T in place: columns 0, 1, 2 -> components 0, 1, 2, 3
+      auto h0 = u(4 * a), h1 = u(4 * a + 1), h2 = u(4 * a + 2), h3 = u(4 * a + 3);
+      h3 = h2;
+      h2 = T(0.5) * (h0 - h1 + h3);
+      h1 = T(0.5) * (h0 + h1 + h3);
+    }
+  }
 }
 
 namespace detail {
@@ -127,37 +183,93 @@ void winograd_input_tiles(const conv_dims& g, const T* x, T* u, index_t ld, inde
 
 }  // namespace detail
 
-/// Scratch elements winograd_weight_gradient() takes for `positions` positions of images of this
-/// geometry, gradients of n columns.
+/// Scratch elements winograd_backward() takes for `positions` positions of images of this
+/// geometry, gradients of n columns, with the input gradient or without.
 template <class T>
-constexpr std::size_t winograd_weight_gradient_scratch(const conv_dims& g, index_t positions, index_t n) {
+constexpr std::size_t winograd_backward_scratch(const conv_dims& g, index_t positions, index_t n, bool input_gradient) {
   using coda::detail::aligned_count;
-  const index_t tiles = positions / 4, cols = std::min(detail::winograd_columns, n);
-  return aligned_count<T>(16 * g.channels * tiles) + 16 * aligned_count<T>(packed_a_size<T>(g.channels, tiles)) +
-         aligned_count<T>(16 * tiles * cols) + aligned_count<T>(16 * g.channels * cols) + gemm_packed_a_scratch<T>(cols, tiles);
+  const index_t tiles = positions / 4, cols = std::min(detail::winograd_columns, n), C = g.channels;
+  const std::size_t products = std::max(gemm_packed_a_scratch<T>(cols, tiles), input_gradient ? gemm_scratch<T>(C, tiles, cols) : 0);
+  return aligned_count<T>(16 * C * tiles) + 16 * aligned_count<T>(packed_a_size<T>(C, tiles)) + aligned_count<T>(16 * tiles * cols) +
+         aligned_count<T>(16 * C * cols) + (input_gradient ? aligned_count<T>(16 * C * tiles) : 0) + products;
 }
 
-/// dB (C*9 x n, row-major, leading dimension ldb) += the weight gradient of `images` images x
-/// [images][C][H][W] for the gradient alpha_o z_r of column n = o R + r: alpha [O][images*P],
-/// z_t [images*P][R] (position-major). Requires winograd_weight_gradient_applies(g).
+/// The input gradient winograd_backward() adds: dx [images][C][H][W] += the gradient of x
+/// through t = B^T x, from the transformed weights u (transform_winograd_weights).
 template <class T>
-void winograd_weight_gradient(const conv_dims& g, index_t images, const T* x, const T* alpha, const T* z_t, index_t c_out,
-                              index_t rank, T* db, index_t ldb, arena<T>& scratch) {
+struct winograd_input_gradient {
+  const T* u;
+  T* dx;
+};
+
+namespace detail {
+
+/// dx += B M B^T of every tile's 4x4 window (overlapping its neighbours by 2, the padding
+/// dropped), M [16][C][tiles]: the transpose of the forward's input transform.
+template <class T>
+void winograd_scatter_tiles(const conv_dims& g, index_t images, const T* m, T* dx) {
+  const index_t H = g.height, W = g.width, C = g.channels, tiles_w = W / 2, image_tiles = g.positions() / 4, tiles = images * image_tiles;
+  for (index_t c = 0; c < C; ++c)
+    for (index_t t = 0; t < tiles; ++t) {
+      const index_t k = t / image_tiles, ty = t % image_tiles / tiles_w, tx = t % tiles_w;
+      T e[4][4];  // B M: rows u0 from the rows xi of M
+      for (index_t nu = 0; nu < 4; ++nu) {
+        const auto mv = [&](index_t xi) { return m[((4 * xi + nu) * C + c) * tiles + t]; };
+        e[0][nu] = mv(0);
+        e[1][nu] = mv(1) - mv(2) + mv(3);
+        e[2][nu] = mv(1) + mv(2) - mv(0);
+        e[3][nu] = -mv(3);
+      }
+      T* image = dx + (k * C + c) * H * W;
+      for (index_t u0 = 0; u0 < 4; ++u0) {
+        const index_t y = 2 * ty + u0 - 1;
+        if (y < 0 || y >= H) continue;
+        const T d[4] = {e[u0][0], e[u0][1] - e[u0][2] + e[u0][3], e[u0][1] + e[u0][2] - e[u0][0], -e[u0][3]};  // (B M) B^T
+        for (index_t v0 = 0; v0 < 4; ++v0) {
+          const index_t xx = 2 * tx + v0 - 1;
+          if (xx >= 0 && xx < W) image[y * W + xx] += d[v0];
+        }
+      }
+    }
+}
+
+}  // namespace detail
+
+/// dB (C*9 x n, row-major, leading dimension ldb; when not null) += the weight gradient of
+/// `images` images x [images][C][H][W] for the gradient alpha_o z_r of column n = o R + r: alpha
+/// [O][images*P], z_t [images*P][R] (position-major). Requires winograd_weight_gradient_applies(g).
+/// With `input`, also the input gradient through t = B^T x, the transpose of the forward's
+/// algorithm,
+///   dD = B [sum_n U_n .* (A E_n A^T)] B^T,
+/// whose A E A^T are the weight gradient's own: with both, it costs only its products and B M B^T.
+/// Its sums do not depend on whether dB is asked for.
+template <class T>
+void winograd_backward(const conv_dims& g, index_t images, const T* x, const T* alpha, const T* z_t, index_t c_out, index_t rank,
+                       T* db, index_t ldb, const winograd_input_gradient<T>* input, arena<T>& scratch) {
   const index_t C = g.channels, P = g.positions(), NP = images * P, tiles = NP / 4, n = c_out * rank;
   scratch_scope<T> scope(scratch);
   // B^T D B, packed once per component as the A of its products.
-  T* u = scratch.allocate(16 * C * tiles);
-  for (index_t k = 0; k < images; ++k) detail::winograd_input_tiles(g, x + k * g.image_size(), u, tiles, k * (P / 4));
   const std::size_t packed_size = coda::detail::aligned_count<T>(packed_a_size<T>(C, tiles));
-  T* packed_u = scratch.allocate(16 * packed_size);
-  for (int i = 0; i < 16; ++i) pack_a<T>(C, tiles, row_major(static_cast<const T*>(u) + i * C * tiles, tiles), packed_u + i * packed_size);
+  T* packed_u = db ? scratch.allocate(16 * packed_size) : nullptr;
+  if (db) {
+    T* u = scratch.allocate(16 * C * tiles);
+    for (index_t k = 0; k < images; ++k) detail::winograd_input_tiles(g, x + k * g.image_size(), u, tiles, k * (P / 4));
+    for (int i = 0; i < 16; ++i) pack_a<T>(C, tiles, row_major(static_cast<const T*>(u) + i * C * tiles, tiles), packed_u + i * packed_size);
+  }
   const index_t block = std::min(detail::winograd_columns, n);
   T* v = scratch.allocate(16 * tiles * block);
   T* m = scratch.allocate(16 * C * block);
+  T* mx = input ? scratch.allocate(16 * C * tiles) : nullptr;  // [16][C][tiles], summed over the column blocks
+  const std::size_t u_size = coda::detail::aligned_count<T>(C * n);
   using row = Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>;
   for (index_t n0 = 0; n0 < n; n0 += block) {
     const index_t cols = std::min(block, n - n0);
     detail::winograd_gradient_tiles(alpha, z_t, NP, rank, g.width, P, tiles, n0, cols, v);
+    if (input)
+      for (int i = 0; i < 16; ++i)
+        gemm<T>(C, tiles, cols, row_major(input->u + i * u_size + n0, n), matrix_ref<T>{v + i * cols, 1, 16 * cols}, mx + i * C * tiles,
+                tiles, n0 > 0, scratch);
+    if (!db) continue;
     // M[c][i][j], the components side by side as in v.
     for (int i = 0; i < 16; ++i)
       gemm_packed_a<T>(C, cols, tiles, packed_u + i * packed_size, matrix_ref<T>{v + i * cols, 16 * cols, 1}, m + i * cols, 16 * cols,
@@ -182,6 +294,101 @@ void winograd_weight_gradient(const conv_dims& g, index_t images, const T* x, co
       }
     }
   }
+  if (input) detail::winograd_scatter_tiles(g, images, mx, input->dx);
+}
+
+namespace detail {
+
+/// Rows of t per block of winograd_forward_t(): the block's 16 products (16 x rows x tiles values)
+/// stay in L2 (512 KB) for the output transform.
+template <class T>
+constexpr index_t winograd_forward_rows(index_t tiles) {
+  constexpr index_t mr = gemm_blocking<T>::mr;
+  return std::clamp<index_t>(index_t(512 * 1024 / sizeof(T)) / (16 * tiles) / mr * mr, mr, gemm_blocking<T>::mc);
+}
+
+/// Position of output (a, b) of tile t: tiles run over images, then rows, then columns.
+struct tile_positions {
+  index_t width, image_positions, image_tiles;
+  index_t operator()(index_t t, index_t a, index_t b) const {
+    const index_t k = t / image_tiles, ty = t % image_tiles / (width / 2), tx = t % (width / 2);
+    return k * image_positions + (2 * ty + a) * width + 2 * tx + b;
+  }
+};
+
+}  // namespace detail
+
+/// Scratch elements winograd_forward_t() takes for `positions` positions (all images) and n = O*R.
+template <class T>
+constexpr std::size_t winograd_forward_scratch(const conv_dims& g, index_t positions, index_t n, index_t rank) {
+  using coda::detail::aligned_count;
+  const index_t tiles = positions / 4, rows = std::min(n, detail::winograd_forward_rows<T>(tiles));
+  return aligned_count<T>(16 * g.channels * tiles) + aligned_count<T>(rank * positions) + aligned_count<T>(n / rank * positions) +
+         aligned_count<T>(16 * rows * tiles) + 2 * aligned_count<T>(4 * tiles) + gemm_scratch<T>(rows, tiles, g.channels);
+}
+
+/// t = B^T x of `images` images x [images][C][H][W] by F(2x2, 3x3), into each image's record
+/// t_of[k] ([n][P], n = O*R rows (o, r)), from the transformed weights u
+/// (transform_winograd_weights); and sums[o][q] += sum_r z[r][q] t[(o, r)][q] for the NP =
+/// images*P positions q (z [R][NP], sums [O][NP]), in r order. Requires winograd_forward_applies(g).
+template <class T>
+void winograd_forward_t(const conv_dims& g, index_t images, const T* x, const T* u, index_t n, index_t rank, const T* z,
+                        T* const* t_of, T* sums, arena<T>& scratch) {
+  using vec = Eigen::Array<T, Eigen::Dynamic, 1>;
+  using in = Eigen::Map<const vec>;
+  using out = Eigen::Map<vec>;
+  const index_t C = g.channels, W = g.width, P = g.positions(), NP = images * P, tiles = NP / 4, O = n / rank;
+  const index_t block = std::min(n, detail::winograd_forward_rows<T>(tiles));
+  const detail::tile_positions at{W, P, P / 4};
+  const std::size_t u_size = coda::detail::aligned_count<T>(C * n);
+  scratch_scope<T> scope(scratch);
+  T* v = scratch.allocate(16 * C * tiles);  // B^T D B: v[i][c][t]
+  for (index_t k = 0; k < images; ++k) detail::winograd_input_tiles(g, x + k * g.image_size(), v, tiles, k * (P / 4));
+  // z and the sums in tile order, [4][R][tiles] and [O][4][tiles], output (a, b) of a tile as 2 a + b.
+  T* zt = scratch.allocate(rank * NP);
+  T* st = scratch.allocate(O * NP);
+  for (index_t r = 0; r < rank; ++r)
+    for (index_t ab = 0; ab < 4; ++ab)
+      for (index_t t = 0; t < tiles; ++t) zt[(ab * rank + r) * tiles + t] = z[r * NP + at(t, ab / 2, ab % 2)];
+  std::fill(st, st + O * NP, T(0));
+  T* m = scratch.allocate(16 * block * tiles);
+  T* y = scratch.allocate(4 * tiles);
+  T* pairs = scratch.allocate(4 * tiles);
+  for (index_t i0 = 0; i0 < n; i0 += block) {
+    const index_t rows = std::min(block, n - i0);
+    for (int i = 0; i < 16; ++i)
+      gemm<T>(rows, tiles, C, transposed(u + i * u_size + i0, n), row_major(static_cast<const T*>(v) + i * C * tiles, tiles),
+              m + i * block * tiles, tiles, false, scratch);
+    for (index_t row = i0; row < i0 + rows; ++row) {
+      const auto mi = [&](int i) { return in(m + (i * block + row - i0) * tiles, tiles); };
+      const auto yi = [&](index_t ab) { return out(y + ab * tiles, tiles); };
+      // A^T M A: on the rows (xi), then on the columns (nu), for the 4 outputs of every tile.
+      const auto r0 = [&](int nu) { return mi(nu) + mi(4 + nu) + mi(8 + nu); };
+      const auto r1 = [&](int nu) { return mi(4 + nu) - mi(8 + nu) - mi(12 + nu); };
+      yi(0) = r0(0) + r0(1) + r0(2);
+      yi(1) = r0(1) - r0(2) - r0(3);
+      yi(2) = r1(0) + r1(1) + r1(2);
+      yi(3) = r1(1) - r1(2) - r1(3);
+      const index_t o = row / rank, r = row % rank;
+      for (index_t ab = 0; ab < 4; ++ab) out(st + (o * 4 + ab) * tiles, tiles) += in(zt + (ab * rank + r) * tiles, tiles) * yi(ab);
+      // Outputs (0, 0) and (0, 1) of consecutive tiles make the even rows of t, (1, 0) and (1, 1)
+      // the odd ones: interleaved whole, then copied a row of W at a time.
+      for (index_t t = 0; t < tiles; ++t) {
+        pairs[2 * t] = y[t];
+        pairs[2 * t + 1] = y[tiles + t];
+        pairs[2 * tiles + 2 * t] = y[2 * tiles + t];
+        pairs[2 * tiles + 2 * t + 1] = y[3 * tiles + t];
+      }
+      for (index_t line = 0; line < 2 * tiles / W; ++line) {
+        const index_t k = line * 2 * W / P, to = row * P + line * 2 * W % P;
+        std::copy_n(pairs + line * W, W, t_of[k] + to);
+        std::copy_n(pairs + 2 * tiles + line * W, W, t_of[k] + to + W);
+      }
+    }
+  }
+  for (index_t o = 0; o < O; ++o)
+    for (index_t ab = 0; ab < 4; ++ab)
+      for (index_t t = 0; t < tiles; ++t) sums[o * NP + at(t, ab / 2, ab % 2)] += st[(o * 4 + ab) * tiles + t];
 }
 
 }  // namespace coda::kernels

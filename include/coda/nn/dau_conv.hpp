@@ -96,9 +96,17 @@ struct dau_conv {
   static constexpr index_t b_size = patch_size * COut * Rank;
   static constexpr index_t bias_size = patch_size * COut;
   static constexpr index_t parameter_count = a_size + b_size + bias_size;
+  /// Input channels of the training forward's Winograd t = B^T x for scalar type T, or 0.
+  template <class T>
+  static constexpr index_t winograd_channels = kernels::winograd_forward_channels<T>(CIn, Kernel, Stride, Pad);
+  /// The layout of the layer's derived data for scalar type T.
+  template <class T>
+  static constexpr kernels::dau_derived_layout<T> derived_layout() {
+    return kernels::dau_derived_layout<T>(patch_size, COut, Rank, winograd_channels<T>);
+  }
   /// Elements of derived data (Gram matrices, packed operands) the layer keeps for scalar type T.
   template <class T>
-  static constexpr index_t derived_size = static_cast<index_t>(kernels::dau_derived_layout<T>(patch_size, COut, Rank).size);
+  static constexpr index_t derived_size = static_cast<index_t>(derived_layout<T>().size);
   /// Elements of a gradient buffer the layer needs beyond its parameters (batch sums).
   static constexpr index_t sums_size = kernels::dau_batch_sums<float>::size(COut, Rank);
 

@@ -294,8 +294,7 @@ class network {
         [&](auto i) {
           using L = layer<i>;
           const Scalar* p = params_.data() + parameter_offset<i>();
-          weights_[i] = kernels::dau_derived_layout<Scalar>(L::patch_size, L::c_out, L::rank)
-                            .bind(p, p + L::a_size, p + L::a_size + L::b_size, derived_.data() + d);
+          weights_[i] = L::template derived_layout<Scalar>().bind(p, p + L::a_size, p + L::a_size + L::b_size, derived_.data() + d);
           d += static_cast<std::size_t>(L::template derived_size<Scalar>);
         },
         std::make_index_sequence<depth>{});
@@ -309,8 +308,8 @@ class network {
         arena<Scalar> mem;
         mem.reserve(kernels::dau_derived_scratch<Scalar>(L::patch_size, L::c_out, L::rank));
         const auto& w = weights_[i];
-        kernels::compute_dau_derived<Scalar>(L::patch_size, L::c_out, L::rank, w.a, w.b, w.bias, derived_.data() + derived_offset<i>(),
-                                             mem);
+        kernels::compute_dau_derived<Scalar>(L::patch_size, L::c_out, L::rank, L::template winograd_channels<Scalar>, w.a, w.b, w.bias,
+                                             derived_.data() + derived_offset<i>(), mem);
       });
     });
   }
