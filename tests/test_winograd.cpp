@@ -13,6 +13,12 @@ using namespace coda;
 
 namespace {
 
+/// A geometry, the images side by side, and the rows O * R of the product.
+struct shape_case {
+  kernels::conv_dims g;
+  index_t images, O, R;
+};
+
 /// dB and dL/dx from both algorithms for `images` images of geometry g, gradients of O * R
 /// columns; returns the larger relative error of the two.
 template <class T>
@@ -61,10 +67,6 @@ double winograd_error(const kernels::conv_dims& g, index_t images, index_t O, in
 }  // namespace
 
 TEST_CASE("Winograd's weight and input gradients equal the direct products", "[winograd][kernels][grad]") {
-  struct shape_case {
-    kernels::conv_dims g;
-    index_t images, O, R;
-  };
   // Odd ranks (a vector's worth of columns and a remainder), more columns than one block (64),
   // several images side by side, non-square images, tiles at every border.
   const shape_case cases[] = {
@@ -138,18 +140,15 @@ double winograd_forward_error(const kernels::conv_dims& g, index_t images, index
 }  // namespace
 
 TEST_CASE("Winograd's training forward equals the direct product and its sums over r", "[winograd][kernels]") {
-  struct shape {
-    kernels::conv_dims g;
-    index_t images, O, R;
-  };
   // cifar10-9l's layers as the training forward groups them, and double layers whose O*R rows
   // end in a partial panel, with non-square images.
-  for (const shape& c : {shape{{32, 16, 16, 3, 1, 1}, 2, 32, 64}, shape{{64, 8, 8, 3, 1, 1}, 4, 64, 64}, shape{{64, 8, 8, 3, 1, 1}, 8, 64, 64}}) {
+  for (const shape_case& c : {shape_case{{32, 16, 16, 3, 1, 1}, 2, 32, 64}, shape_case{{64, 8, 8, 3, 1, 1}, 4, 64, 64},
+                              shape_case{{64, 8, 8, 3, 1, 1}, 8, 64, 64}}) {
     INFO("C=" << c.g.channels << " " << c.g.height << "x" << c.g.width << " images=" << c.images);
     REQUIRE(kernels::winograd_forward_applies<float>(c.g));
     CHECK(winograd_forward_error<float>(c.g, c.images, c.O, c.R, 7) <= test::tolerance::float_reorder);
   }
-  for (const shape& c : {shape{{32, 4, 6, 3, 1, 1}, 3, 3, 5}, shape{{40, 6, 2, 3, 1, 1}, 2, 2, 7}}) {
+  for (const shape_case& c : {shape_case{{32, 4, 6, 3, 1, 1}, 3, 3, 5}, shape_case{{40, 6, 2, 3, 1, 1}, 2, 2, 7}}) {
     INFO("C=" << c.g.channels << " " << c.g.height << "x" << c.g.width << " images=" << c.images);
     REQUIRE(kernels::winograd_forward_applies<double>(c.g));
     CHECK(winograd_forward_error<double>(c.g, c.images, c.O, c.R, 8) <= test::tolerance::double_reorder);

@@ -140,11 +140,11 @@ void dau_forward(const dau_dims& g, const dau_weights<T>& p, index_t images, con
     for (index_t o = 0; o < O; ++o) row(n2 + o * pt, nq) = p.bias_norm2[o] + 2 * row(n2 + o * pt, nq);
     const auto t_sum = [&](auto out) { return detail::reducing(out, z + q0, NP, d, pt, R); };
     const auto gz_sum = [&](auto out) { return detail::reducing(out, z + q0, NP, n2, pt, R); };
-    if (whole && p.winograd_b && winograd_forward_applies<T>(g.conv)) {
-      winograd_forward_t<T>(g.conv, images, x, p.winograd_b, O * R, R, z, t_of.data(), d, scratch);
-      gemm_packed_a<T>(O * R, nq, R, p.packed_gram, z_tile, gz_sum(column_blocks_out<T>{gz_of.data(), P}), false, scratch);
-    } else if (whole) {
-      gemm_packed_a<T>(O * R, nq, J, p.packed_bt, cols_tile, t_sum(column_blocks_out<T>{t_of.data(), P}), false, scratch);
+    if (whole) {
+      if (p.winograd_b && winograd_forward_applies<T>(g.conv))
+        winograd_forward_t<T>(g.conv, images, x, p.winograd_b, O * R, R, z, t_of.data(), d, scratch);
+      else
+        gemm_packed_a<T>(O * R, nq, J, p.packed_bt, cols_tile, t_sum(column_blocks_out<T>{t_of.data(), P}), false, scratch);
       gemm_packed_a<T>(O * R, nq, R, p.packed_gram, z_tile, gz_sum(column_blocks_out<T>{gz_of.data(), P}), false, scratch);
     } else {
       gemm_packed_a<T>(O * R, nq, J, p.packed_bt, cols_tile, t_sum(matrix_out<T>{t_tile, pt}), false, scratch);

@@ -94,6 +94,19 @@ namespace detail {
 /// the 16 products' results (C x columns each) stay in L2. 64 timed best of 32 to 256 (Intel Xeon).
 inline constexpr index_t winograd_columns = 64;
 
+/// The 2x2 tiles of output positions of images side by side, numbered over the images, then
+/// rows, then columns: tile t's image and the row and column of its top-left output.
+struct tile_grid {
+  index_t width, image_tiles;
+  struct corner {
+    index_t image, y, x;
+  };
+  corner operator()(index_t t) const {
+    const index_t tiles_w = width / 2;
+    return {t / image_tiles, 2 * (t % image_tiles / tiles_w), 2 * (t % tiles_w)};
+  }
+};
+
 /// The 16 components of A E A^T for `Width` columns of one o: E[a][b] = s_ab z_ab, out[i * ld]
 /// for component i = 4 xi + nu. Fixed-size Eigen arrays, so that each value is one vector register.
 template <index_t Width, class T>
@@ -121,10 +134,10 @@ template <class T>
 void winograd_gradient_tiles(const T* alpha, const T* z, index_t positions, index_t rank, index_t width, index_t image_positions,
                              index_t tiles, index_t n0, index_t cols, T* v) {
   constexpr index_t lanes = 64 / index_t(sizeof(T));
-  const index_t tiles_w = width / 2, image_tiles = image_positions / 4;
+  const tile_grid grid{width, image_positions / 4};
   for (index_t t = 0; t < tiles; ++t) {
-    const index_t image = t / image_tiles, ty = t % image_tiles / tiles_w, tx = t % tiles_w;
-    const index_t q00 = image * image_positions + 2 * ty * width + 2 * tx;
+    const tile_grid::corner at = grid(t);
+    const index_t q00 = at.image * image_positions + at.y * width + at.x;
     for (index_t j = 0; j < cols;) {
       const index_t o = (n0 + j) / rank, r0 = (n0 + j) % rank, run = std::min(rank - r0, cols - j);
       T s[2][2];
@@ -208,10 +221,11 @@ namespace detail {
 /// dropped), M [16][C][tiles]: the transpose of the forward's input transform.
 template <class T>
 void winograd_scatter_tiles(const conv_dims& g, index_t images, const T* m, T* dx) {
-  const index_t H = g.height, W = g.width, C = g.channels, tiles_w = W / 2, image_tiles = g.positions() / 4, tiles = images * image_tiles;
+  const index_t H = g.height, W = g.width, C = g.channels, tiles = images * g.positions() / 4;
+  const tile_grid grid{W, g.positions() / 4};
   for (index_t c = 0; c < C; ++c)
     for (index_t t = 0; t < tiles; ++t) {
-      const index_t k = t / image_tiles, ty = t % image_tiles / tiles_w, tx = t % tiles_w;
+      const tile_grid::corner at = grid(t);
       T e[4][4];  // B M: rows u0 from the rows xi of M
       for (index_t nu = 0; nu < 4; ++nu) {
         const auto mv = [&](index_t xi) { return m[((4 * xi + nu) * C + c) * tiles + t]; };
@@ -220,13 +234,13 @@ void winograd_scatter_tiles(const conv_dims& g, index_t images, const T* m, T* d
         e[2][nu] = mv(1) + mv(2) - mv(0);
         e[3][nu] = -mv(3);
       }
-      T* image = dx + (k * C + c) * H * W;
+      T* image = dx + (at.image * C + c) * H * W;
       for (index_t u0 = 0; u0 < 4; ++u0) {
-        const index_t y = 2 * ty + u0 - 1;
+        const index_t y = at.y + u0 - 1;
         if (y < 0 || y >= H) continue;
         const T d[4] = {e[u0][0], e[u0][1] - e[u0][2] + e[u0][3], e[u0][1] + e[u0][2] - e[u0][0], -e[u0][3]};  // (B M) B^T
         for (index_t v0 = 0; v0 < 4; ++v0) {
-          const index_t xx = 2 * tx + v0 - 1;
+          const index_t xx = at.x + v0 - 1;
           if (xx >= 0 && xx < W) image[y * W + xx] += d[v0];
         }
       }
@@ -307,15 +321,6 @@ constexpr index_t winograd_forward_rows(index_t tiles) {
   return std::clamp<index_t>(index_t(512 * 1024 / sizeof(T)) / (16 * tiles) / mr * mr, mr, gemm_blocking<T>::mc);
 }
 
-/// Position of output (a, b) of tile t: tiles run over images, then rows, then columns.
-struct tile_positions {
-  index_t width, image_positions, image_tiles;
-  index_t operator()(index_t t, index_t a, index_t b) const {
-    const index_t k = t / image_tiles, ty = t % image_tiles / (width / 2), tx = t % (width / 2);
-    return k * image_positions + (2 * ty + a) * width + 2 * tx + b;
-  }
-};
-
 }  // namespace detail
 
 /// Scratch elements winograd_forward_t() takes for `positions` positions (all images) and n = O*R.
@@ -339,7 +344,11 @@ void winograd_forward_t(const conv_dims& g, index_t images, const T* x, const T*
   using out = Eigen::Map<vec>;
   const index_t C = g.channels, W = g.width, P = g.positions(), NP = images * P, tiles = NP / 4, O = n / rank;
   const index_t block = std::min(n, detail::winograd_forward_rows<T>(tiles));
-  const detail::tile_positions at{W, P, P / 4};
+  const detail::tile_grid grid{W, P / 4};
+  const auto position = [&](index_t t, index_t ab) {  // of output (a, b) = (ab / 2, ab % 2) of tile t
+    const detail::tile_grid::corner c = grid(t);
+    return c.image * P + (c.y + ab / 2) * W + c.x + ab % 2;
+  };
   const std::size_t u_size = coda::detail::aligned_count<T>(C * n);
   scratch_scope<T> scope(scratch);
   T* v = scratch.allocate(16 * C * tiles);  // B^T D B: v[i][c][t]
@@ -349,7 +358,7 @@ void winograd_forward_t(const conv_dims& g, index_t images, const T* x, const T*
   T* st = scratch.allocate(O * NP);
   for (index_t r = 0; r < rank; ++r)
     for (index_t ab = 0; ab < 4; ++ab)
-      for (index_t t = 0; t < tiles; ++t) zt[(ab * rank + r) * tiles + t] = z[r * NP + at(t, ab / 2, ab % 2)];
+      for (index_t t = 0; t < tiles; ++t) zt[(ab * rank + r) * tiles + t] = z[r * NP + position(t, ab)];
   std::fill(st, st + O * NP, T(0));
   T* m = scratch.allocate(16 * block * tiles);
   T* y = scratch.allocate(4 * tiles);
@@ -388,7 +397,7 @@ void winograd_forward_t(const conv_dims& g, index_t images, const T* x, const T*
   }
   for (index_t o = 0; o < O; ++o)
     for (index_t ab = 0; ab < 4; ++ab)
-      for (index_t t = 0; t < tiles; ++t) sums[o * NP + at(t, ab / 2, ab % 2)] += st[(o * 4 + ab) * tiles + t];
+      for (index_t t = 0; t < tiles; ++t) sums[o * NP + position(t, ab)] += st[(o * 4 + ab) * tiles + t];
 }
 
 }  // namespace coda::kernels
