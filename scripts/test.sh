@@ -47,10 +47,12 @@ esac
 bash scripts/install-deps.sh
 
 jobs=$(nproc)
+# Unity builds (CODA_UNITY_BUILD): the test programs' and coda-cifar10's files share their network
+# instantiations, compiled once per unit instead of once per file.
 configure_and_build() {  # dir, cmake args... (targets via CODA_TARGETS)
   local dir=$1
   shift
-  cmake -S . -B "$dir" -DCODA_BUILD_TESTS=ON "$@" > /dev/null
+  cmake -S . -B "$dir" -DCODA_BUILD_TESTS=ON -DCODA_UNITY_BUILD=ON "$@" > /dev/null
   cmake --build "$dir" -j "$jobs" ${CODA_TARGETS:+--target $CODA_TARGETS}
 }
 run_suite() {  # name, extra ctest args, cmake args...

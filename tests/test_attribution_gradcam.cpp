@@ -19,6 +19,8 @@
 #include "support/attribution_nets.hpp"  // first: see its note on gradcam.hpp
 #include "coda/attribution/gradcam.hpp"
 
+namespace test_attribution_gradcam {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 using namespace coda::test;
 namespace tol = coda::test::attribution_tolerance;
@@ -125,3 +127,5 @@ TEST_CASE("upsample_nearest reads floor(y h / H), as PyTorch's interpolate(mode=
     }
   CHECK(nearest(in, h, w, H, W) == out);
 }
+
+}  // namespace test_attribution_gradcam

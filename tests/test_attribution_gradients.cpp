@@ -14,6 +14,8 @@
 #include "support/attribution_nets.hpp"  // first: see its note on gradcam.hpp
 #include "coda/attribution/gradients.hpp"
 
+namespace test_attribution_gradients {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 using namespace coda::test;
 namespace tol = coda::test::attribution_tolerance;
@@ -325,3 +327,5 @@ TEST_CASE("intgrad rejects a non-finite baseline, too few steps and out-of-range
   CHECK_THROWS_AS(grad(net, image.data(), {-1}), argument_error);
   CHECK_THROWS_AS(grad(net, bad.data(), {0}), argument_error);
 }
+
+}  // namespace test_attribution_gradients

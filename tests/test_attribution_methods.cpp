@@ -14,6 +14,8 @@
 #include "support/attribution_nets.hpp"  // first: see its note on gradcam.hpp
 #include "coda/attribution/methods.hpp"
 
+namespace test_attribution_methods {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 using namespace coda::test;
 namespace tol = coda::test::attribution_tolerance;
@@ -156,3 +158,5 @@ TEST_CASE("coda_contributions are contributions() of each class, complete: they 
     CHECK(std::abs(sum - (logits[static_cast<std::size_t>(classes[k])] - net.logit_bias())) <= tol::completeness * mass);
   }
 }
+
+}  // namespace test_attribution_methods

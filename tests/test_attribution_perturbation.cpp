@@ -20,6 +20,8 @@
 #include "coda/io/safetensors.hpp"
 #include "support/fixtures.hpp"
 
+namespace test_attribution_perturbation {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 using namespace coda::test;
 namespace tol = coda::test::attribution_tolerance;
@@ -435,3 +437,5 @@ TEST_CASE("RISE of a network is sum_i sigmoid(f_t(x * mask_i)) mask_i / (M p)", 
     CHECK(rel_err(maps.data() + plane, std::vector<double>(expected.begin(), expected.begin() + plane)) > 1e-6);  // per class
   }
 }
+
+}  // namespace test_attribution_perturbation

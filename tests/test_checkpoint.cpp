@@ -12,6 +12,8 @@
 #include "support/scratch_dir.hpp"
 #include "support/random_network.hpp"
 
+namespace test_checkpoint {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -194,3 +196,5 @@ TEST_CASE("a bad SGD checkpoint leaves the momentum buffer as it was", "[checkpo
   CHECK_THROWS_WITH(load_checkpoint(path, net, tr, run), Catch::Contains("non-finite momentum buffer at element 5"));
   CHECK(snapshot(net, tr) == before);
 }
+
+}  // namespace test_checkpoint

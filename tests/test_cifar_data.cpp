@@ -24,6 +24,8 @@
 #include "coda/io/image.hpp"
 #include "coda/data/image_folder.hpp"
 
+namespace test_cifar_data {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 namespace fs = std::filesystem;
 
@@ -779,3 +781,5 @@ TEST_CASE("drawn augmentations cover shifts -4..4 and flip about half the time",
   }
   CHECK(same < 20);
 }
+
+}  // namespace test_cifar_data

@@ -14,6 +14,8 @@
 #include "support/random_network.hpp"
 #include "support/tolerance.hpp"
 
+namespace test_collective {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -177,3 +179,5 @@ TEST_CASE("a rank whose share is empty still takes part in every step", "[collec
   CHECK(std::memcmp(net0.parameters(), net1.parameters(), sizeof(double) * P) == 0);
   CHECK_THROWS_AS(tr.train_share(data.data(), &label, 0, 1, 0), argument_error);  // rank 0's share is the image
 }
+
+}  // namespace test_collective

@@ -10,6 +10,8 @@
 #include "support/reference_network.hpp"
 #include "support/tolerance.hpp"
 
+namespace test_contributions {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -133,3 +135,5 @@ TEST_CASE("batched results do not depend on the thread count", "[attribution][th
   CHECK(std::memcmp(one.data(), three.data(), sizeof(float) * static_cast<std::size_t>(one.size())) == 0);
   CHECK(std::memcmp(logits_one.data(), logits_three.data(), sizeof(float) * static_cast<std::size_t>(logits_one.size())) == 0);
 }
+
+}  // namespace test_contributions

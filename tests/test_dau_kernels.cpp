@@ -11,6 +11,8 @@
 #include "support/random_layer.hpp"
 #include "support/tolerance.hpp"
 
+namespace test_dau_kernels {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -165,3 +167,5 @@ TEST_CASE("a symmetric matrix is rebuilt in place from its upper triangle", "[da
     CHECK(m == expect);
   }
 }
+
+}  // namespace test_dau_kernels

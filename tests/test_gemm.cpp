@@ -7,6 +7,8 @@
 #include "coda/kernels/gemm.hpp"
 #include "support/tolerance.hpp"
 
+namespace test_gemm {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -198,3 +200,5 @@ TEST_CASE("a product over a range of a packed operand's columns reads them where
     CHECK(test::relative_error(c.data(), expect.data(), c.size()) < test::tolerance::double_reorder);
   }
 }
+
+}  // namespace test_gemm

@@ -16,6 +16,8 @@
 #include "support/fixtures.hpp"
 #include "support/tolerance.hpp"
 
+namespace test_golden {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -133,3 +135,5 @@ TEST_CASE("imagenet100-9l matches the PyTorch reference on a 240x240 image, and 
   }
   CHECK(std::abs(sum - (double(logits.data()[cls[0]]) - net.logit_bias())) <= test::tolerance::float_completeness * mass);
 }
+
+}  // namespace test_golden

@@ -19,6 +19,8 @@
 #include "support/random_layer.hpp"
 #include "support/tolerance.hpp"
 
+namespace test_gradients {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -602,3 +604,5 @@ TEST_CASE("a training tape is reused without growing and gives bit-identical gra
   accumulate_gradients(net, images.data(), labels.data(), batch, loss_kind::binary_cross_entropy, 0.5, batch, fresh, clean.data());
   CHECK(std::memcmp(clean.data(), first.data(), count * sizeof(double)) == 0);
 }
+
+}  // namespace test_gradients

@@ -14,6 +14,8 @@
 #include "coda/io/image.hpp"
 #include "support/fixtures.hpp"
 
+namespace test_image_decode {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -230,3 +232,5 @@ TEST_CASE("decode_image: progressive JPEGs and JPEGs with restart markers pass t
     CHECK(error / double(img.chw.size()) < 8);
   }
 }
+
+}  // namespace test_image_decode

@@ -14,6 +14,8 @@
 #include "coda/nn/inference.hpp"
 #include "support/scratch_dir.hpp"
 
+namespace test_image_transforms {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -144,3 +146,5 @@ TEST_CASE("in_top_k counts the classes with a larger logit", "[inference][topk]"
   CHECK(in_top_k(logits, 6, 5, 5));
   CHECK_THROWS_AS(in_top_k(logits, 6, 6, 1), argument_error);
 }
+
+}  // namespace test_image_transforms

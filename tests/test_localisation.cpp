@@ -16,6 +16,8 @@
 #include "coda/io/safetensors.hpp"
 #include "support/fixtures.hpp"
 
+namespace test_localisation {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 using namespace coda::test;
 namespace tol = coda::test::attribution_tolerance;
@@ -378,3 +380,5 @@ TEMPLATE_TEST_CASE("confident_images keeps the correctly classified images above
   CHECK(total < correct_conf.size());  // the threshold removed some correct images
   CHECK(classes_with_images >= 2);
 }
+
+}  // namespace test_localisation

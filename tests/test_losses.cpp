@@ -11,6 +11,8 @@
 #include "coda/nn/loss.hpp"
 #include "support/tolerance.hpp"
 
+namespace test_losses {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -285,3 +287,5 @@ TEST_CASE("the loss node's gradient is (sigmoid - y) / (N C) and (softmax - y) /
     CHECK(ce.value == Approx(ce_d.value).epsilon(tol::float_gradient));
   }
 }
+
+}  // namespace test_losses

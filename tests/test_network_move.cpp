@@ -7,6 +7,8 @@
 #include "coda/nn/inference.hpp"
 #include "support/random_network.hpp"
 
+namespace test_network_move {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -55,3 +57,5 @@ TEST_CASE("moving a network steals its parameters and keeps its predictions", "[
     CHECK(logits_of(original, images) == expected);
   }
 }
+
+}  // namespace test_network_move

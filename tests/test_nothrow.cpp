@@ -10,6 +10,8 @@
 #include "coda/attribution/nothrow.hpp"
 #include "support/random_network.hpp"
 
+namespace test_nothrow {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -91,3 +93,5 @@ TEST_CASE("predict, explain and explain_all and their try_ twins agree on good a
     CHECK(thrown([&] { contributions(net, images.view(), {0, 9}); }) == "coda: class index 9 is outside [0, 4)");
   }
 }
+
+}  // namespace test_nothrow

@@ -12,6 +12,8 @@
 #include "coda/nn/optimizer.hpp"
 #include "support/tolerance.hpp"
 
+namespace test_optimizers {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -331,3 +333,5 @@ TEST_CASE("scheduled_lr rejects a non-positive step or decay", "[optim][schedule
   CHECK_THROWS_AS(scheduled_lr(2.5e-4, nan, 30, 10), argument_error);
   CHECK_THROWS_WITH(scheduled_lr(2.5e-4, 1.5, 0, 10), Catch::Matchers::Contains("scheduled_lr"));
 }
+
+}  // namespace test_optimizers

@@ -12,6 +12,8 @@
 #include "support/attribution_nets.hpp"  // first: see its note on gradcam.hpp
 #include "coda/attribution/pixel_removal.hpp"
 
+namespace test_pixel_removal {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 using namespace coda::test;
 namespace tol = coda::test::attribution_tolerance;
@@ -160,3 +162,5 @@ TEMPLATE_TEST_CASE("pixel_removal's curves are the means of removal_curves ranke
     if (method_channels<Net>(m) > 1) CHECK(rel_err(mean[0].data(), least_channel0) > 1e-6);
   }
 }
+
+}  // namespace test_pixel_removal

@@ -14,6 +14,8 @@
 #include "coda/data/rand_augment.hpp"
 #include "coda/detail/random.hpp"
 
+namespace test_rand_augment {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 using op = rand_augment_op;
 
@@ -455,3 +457,5 @@ TEST_CASE("RandAugment rejects malformed images and arguments", "[augment][rand_
   CHECK_THROWS_AS(apply_rand_augment_op(img, static_cast<op>(16), 1, 0), argument_error);
   CHECK(img.chw == varied(3, 3).chw);
 }
+
+}  // namespace test_rand_augment

@@ -12,6 +12,8 @@
 #include "report/report.hpp"
 #include "support/text.hpp"
 
+namespace test_report {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda::report;
 using coda::test::occurrences;
 
@@ -130,3 +132,5 @@ TEST_CASE("report: each method has one palette colour, its own, in every table a
   // A name outside the library's methods gets the neutral grey.
   CHECK(*colours.at("not-a-method").begin() == "#7f7f7f");
 }
+
+}  // namespace test_report

@@ -19,6 +19,8 @@
 
 #include "coda/io/atomic_file.hpp"
 
+namespace test_safetensors {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -517,3 +519,5 @@ TEST_CASE("safetensors: a write that fails midway leaves the existing file intac
   CHECK(read_text(path) == "old");
   CHECK(dir.entry_count() == 1);
 }
+
+}  // namespace test_safetensors

@@ -4,6 +4,8 @@
 
 #include "coda/nn/presets.hpp"
 
+namespace test_shapes {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 TEST_CASE("shape constants are computed at compile time", "[shape]") {
@@ -58,3 +60,5 @@ TEST_CASE("a sample lives inline, without heap storage", "[tensor]") {
   CHECK(x.view()(0, 5, 31, 31) == 1.f);
   CHECK(x.array().sum() == 1.f);
 }
+
+}  // namespace test_shapes

@@ -11,6 +11,8 @@
 #include "coda/nn/loss.hpp"
 #include "coda/nn/network.hpp"
 
+namespace test_tape {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -100,3 +102,5 @@ TEST_CASE("the loss rule carries one seed per sample, in every mode", "[tape][lo
     }
   }
 }
+
+}  // namespace test_tape

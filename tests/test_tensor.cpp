@@ -6,6 +6,8 @@
 
 #include "coda/core/tensor.hpp"
 
+namespace test_tensor {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -71,3 +73,5 @@ TEST_CASE("batches map to [batch][sample size] with the sample size fixed", "[te
   CHECK(v.slice(1, 2).sample_matrix(0)(1, 11) == 2.f * 23.f);
   CHECK((v.sample_array(2) - v.sample_array(0)).abs().maxCoeff() == 0.f);
 }
+
+}  // namespace test_tensor

@@ -14,6 +14,8 @@
 #include "coda/attribution/contributions.hpp"
 #include "support/random_network.hpp"
 
+namespace test_thread_safety {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -158,3 +160,5 @@ TEST_CASE("one const network serves concurrent single-image and batched calls bi
     CHECK(r.calls == (t < single_threads ? 3 * single_rounds * images_per_thread : batched_rounds));
   }
 }
+
+}  // namespace test_thread_safety

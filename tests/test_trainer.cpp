@@ -13,6 +13,8 @@
 #include "support/random_network.hpp"
 #include "support/tolerance.hpp"
 
+namespace test_trainer {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -350,3 +352,5 @@ TEST_CASE("training is bit-identical for a fixed thread count and agrees across 
   CHECK(test::relative_error(two.data(), one.data(), two.size()) < test::tolerance::double_reorder);
   CHECK(test::relative_error(three.data(), one.data(), three.size()) < test::tolerance::double_reorder);
 }
+
+}  // namespace test_trainer

@@ -11,6 +11,8 @@
 #include "support/fixtures.hpp"
 #include "support/tolerance.hpp"
 
+namespace test_training_golden {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -122,3 +124,5 @@ TEST_CASE("cifar10-9l gradients on a fixed batch match PyTorch", "[golden][train
     CHECK(test::relative_error(got.data(), expect.data(), expect.size()) < gradient_tolerance);
   });
 }
+
+}  // namespace test_training_golden

@@ -9,6 +9,8 @@
 #include "report/training_report.hpp"
 #include "support/text.hpp"
 
+namespace test_training_report {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda::report;
 using coda::test::occurrences;
 
@@ -78,3 +80,5 @@ TEST_CASE("training report: before the first epoch it says so", "[report][traini
   CHECK(occurrences(html, "<svg") == 0);
   CHECK(html.find("epoch 0 of 10") != std::string::npos);
 }
+
+}  // namespace test_training_report

@@ -9,6 +9,8 @@
 #include "coda/kernels/winograd.hpp"
 #include "support/tolerance.hpp"
 
+namespace test_winograd {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -167,3 +169,5 @@ TEST_CASE("the training forward takes Winograd's t for 3x3 layers of 32 channels
   CHECK(kernels::winograd_forward_channels<float>(32, 3, 1, 1) == 32);
   CHECK(kernels::winograd_forward_channels<float>(32, 3, 2, 1) == 0);
 }
+
+}  // namespace test_winograd

@@ -16,6 +16,8 @@
 #include "support/picture.hpp"
 #include "support/tolerance.hpp"
 
+namespace test_cli_attribute {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -181,3 +183,5 @@ TEST_CASE("attribute refuses bad flags and inputs with one error line and writes
                          "'attribute' needs --output Y, --picture PNG, or both");
   CHECK_FALSE(std::filesystem::exists(dir / "out.safetensors"));
 }
+
+}  // namespace test_cli_attribute

@@ -30,6 +30,8 @@
 #include "support/fixtures.hpp"
 #include "support/text.hpp"
 
+namespace test_cli_bad_inputs {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 using test::lines_of;
 namespace fs = std::filesystem;
@@ -314,3 +316,5 @@ TEST_CASE("every case of the bad-input corpus fails with one error line and leav
   }
   CHECK(per_category.size() == 5);
 }
+
+}  // namespace test_cli_bad_inputs

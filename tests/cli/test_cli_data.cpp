@@ -17,6 +17,8 @@
 #include "coda/data/cifar.hpp"
 #include "support/cli_runner.hpp"
 
+namespace test_cli_data {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 namespace fs = std::filesystem;
 
@@ -310,3 +312,5 @@ TEST_CASE("an image that is not 32x32 in a folder data set fails naming the file
   }
   CHECK_FALSE(fs::exists(model));
 }
+
+}  // namespace test_cli_data

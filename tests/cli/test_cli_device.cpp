@@ -14,6 +14,8 @@
 #include "support/fixtures.hpp"
 #endif
 
+namespace test_cli_device {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 using test::expect_one_error;
 
@@ -105,3 +107,5 @@ TEST_CASE("device cuda in a build without CUDA is a usage error", "[cli][device]
 }
 
 #endif
+
+}  // namespace test_cli_device

@@ -10,6 +10,8 @@
 #include "support/fixtures.hpp"
 #include "support/picture.hpp"
 
+namespace test_cli_explain_layers {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 
 namespace {
@@ -96,3 +98,5 @@ TEST_CASE("explain refuses a layer past the last and --layer with --all-layers",
                          "give either --layer or --all-layers, not both");
   CHECK_FALSE(std::filesystem::exists(dir / "x.png"));
 }
+
+}  // namespace test_cli_explain_layers

@@ -17,6 +17,8 @@
 #include "support/cli_runner.hpp"
 #include "support/text.hpp"
 
+namespace test_cli_help {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 using cifar::command_info;
 using cifar::command_table;
@@ -224,3 +226,5 @@ TEST_CASE("the attribution defaults the help shows are the library's", "[cli][he
       CHECK_THAT(command->find_flag("method")->description, Catch::Contains(std::string(" ") + method_name(method)));
   }
 }
+
+}  // namespace test_cli_help

@@ -14,6 +14,8 @@
 #include "coda/io/model_file.hpp"
 #include "support/cli_runner.hpp"
 
+namespace test_cli_imagenet {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 namespace fs = std::filesystem;
 
@@ -105,3 +107,5 @@ TEST_CASE("imagenet100-9l refuses what its path does not take, with one error li
   test::expect_one_error(test::run_cli(dir, train), 1, "104 class directories, more than the 100 classes of imagenet100-9l");
   CHECK_FALSE(fs::exists(dir / "m.safetensors"));
 }
+
+}  // namespace test_cli_imagenet

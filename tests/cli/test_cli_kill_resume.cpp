@@ -37,6 +37,8 @@
 #include "support/fixtures.hpp"
 #include "support/process.hpp"
 
+namespace test_cli_kill_resume {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 namespace fs = std::filesystem;
 using net_t = cifar10_9l<float>;
@@ -393,3 +395,5 @@ TEST_CASE("train killed at random moments resumes to the weights of an uninterru
   WARN("kill/resume: uninterrupted run " << run_seconds << " s, " << writes << " checkpoint writes; " << killed << " of " << kills
                        << " runs killed:" << summary << "\n  " << test::seconds_since(test_start) << " s in all");
 }
+
+}  // namespace test_cli_kill_resume

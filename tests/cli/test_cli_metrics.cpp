@@ -39,6 +39,8 @@
 #include "support/fixtures.hpp"
 #include "support/text.hpp"
 
+namespace test_cli_metrics {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 using test::lines_of;
 namespace fs = std::filesystem;
@@ -248,3 +250,5 @@ TEST_CASE("bad metrics flags exit 2 and a missing model exits 1, with one error 
   check_one_error(test::run_cli(s.dir, "metrics --data " + s.data + " --model " + s.dir / "nowhere.safetensors" + " --out " + s.dir / "bad"), 1,
                   "nowhere.safetensors");
 }
+
+}  // namespace test_cli_metrics

@@ -12,6 +12,8 @@
 #include "support/fixtures.hpp"
 #include "support/tolerance.hpp"
 
+namespace test_cli_predict {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 using test::expect_one_error;
 using net_t = cifar10_9l<float>;
@@ -272,3 +274,5 @@ TEST_CASE("an output that cannot be written is an error and leaves no partial fi
   const auto r = test::run_cli(s.dir, "predict --model " + s.model + " --input " + s.input + " --output " + s.dir / "no/such/dir/out.safetensors");
   expect_one_error(r, 1, "no/such/dir/out.safetensors");
 }
+
+}  // namespace test_cli_predict

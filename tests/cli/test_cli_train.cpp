@@ -10,6 +10,8 @@
 #include "support/cli_runner.hpp"
 #include "support/fixtures.hpp"
 
+namespace test_cli_train {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+
 using namespace coda;
 using test::expect_one_error;
 using net_t = cifar10_9l<float>;
@@ -166,3 +168,5 @@ TEST_CASE("bad train flags exit 2", "[cli][train][errors]") {
   expect_one_error(test::run_cli(dir, "train --out x"), 2, "needs --data");
   expect_one_error(test::run_cli(dir, "eval --data " + cifar48), 2, "needs --model");
 }
+
+}  // namespace test_cli_train
