@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The tests. Installs missing packages first (apt-get, as root or through sudo).
 #
-#   bash scripts/test.sh          the quick check of a build (from a clean clone on 2 cores: about
-#                                 12 minutes on an Intel Xeon, 17 on an AMD EPYC Zen 5): Release with
+#   bash scripts/test.sh          the quick check of a build (from a clean clone on 2 cores: 10
+#                                 minutes on an AMD EPYC Zen 4; 12 on an Intel Xeon and 17 on an
+#                                 AMD EPYC Zen 5 before the unity builds): Release with
 #                                 GCC and the xsimd kernels (no CUDA, no benchmarks) into
 #                                 build/release, then every test of that build: unit,
 #                                 gradient, golden and program tests, examples, the main job against
@@ -30,9 +31,9 @@
 #        builds target this machine, which may have AVX-512;
 #     6. the libFuzzer targets, 60 s each (scripts/fuzz.sh).
 #   bash scripts/test.sh --aarch64  phase 3 alone.
-#   Where the matrix's time goes (a clean clone on 2 cores of an AMD EPYC Zen 4, 56 minutes in
-#   all): phase 1 1017 s (build 700, tests 318), 2 276 s, 3 140 s, 4 1405 s (build 1018, tests
-#   387), 5 379 s, 6 150 s.
+#   Where the matrix's time goes (a clean clone on 2 cores of an AMD EPYC Zen 4, 48 minutes in
+#   all): phase 1 865 s (build 536, tests 328), 2 263 s, 3 154 s, 4 1053 s (build 662, tests
+#   391), 5 349 s, 6 179 s. The unity builds cut it from 60 minutes (phase 1 1149 s, 4 1390 s).
 #   The packaging tests (install + find_package, headers on their own, compile failures), the
 #   scripts' tests and the CUDA tests run in the first build only: they do not depend on the
 #   kernels or on instrumentation.
