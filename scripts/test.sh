@@ -48,8 +48,7 @@ esac
 bash scripts/install-deps.sh
 
 jobs=$(nproc)
-# Unity builds (CODA_UNITY_BUILD): the test programs' and coda-cifar10's files share their network
-# instantiations, compiled once per unit instead of once per file.
+# Unity builds (CODA_UNITY_BUILD; why: the option's comment in CMakeLists.txt).
 configure_and_build() {  # dir, cmake args... (targets via CODA_TARGETS)
   local dir=$1
   shift

@@ -19,7 +19,7 @@
 #include "support/attribution_nets.hpp"  // first: see its note on gradcam.hpp
 #include "coda/attribution/gradcam.hpp"
 
-namespace test_attribution_gradcam {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_attribution_gradcam {
 
 using namespace coda;
 using namespace coda::test;

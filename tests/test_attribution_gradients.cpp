@@ -14,7 +14,7 @@
 #include "support/attribution_nets.hpp"  // first: see its note on gradcam.hpp
 #include "coda/attribution/gradients.hpp"
 
-namespace test_attribution_gradients {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_attribution_gradients {
 
 using namespace coda;
 using namespace coda::test;

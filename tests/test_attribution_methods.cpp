@@ -14,7 +14,7 @@
 #include "support/attribution_nets.hpp"  // first: see its note on gradcam.hpp
 #include "coda/attribution/methods.hpp"
 
-namespace test_attribution_methods {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_attribution_methods {
 
 using namespace coda;
 using namespace coda::test;

@@ -20,7 +20,7 @@
 #include "coda/io/safetensors.hpp"
 #include "support/fixtures.hpp"
 
-namespace test_attribution_perturbation {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_attribution_perturbation {
 
 using namespace coda;
 using namespace coda::test;

@@ -12,7 +12,7 @@
 #include "support/scratch_dir.hpp"
 #include "support/random_network.hpp"
 
-namespace test_checkpoint {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_checkpoint {
 
 using namespace coda;
 

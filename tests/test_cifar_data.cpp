@@ -24,7 +24,7 @@
 #include "coda/io/image.hpp"
 #include "coda/data/image_folder.hpp"
 
-namespace test_cifar_data {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_cifar_data {
 
 using namespace coda;
 namespace fs = std::filesystem;

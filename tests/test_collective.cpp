@@ -14,7 +14,7 @@
 #include "support/random_network.hpp"
 #include "support/tolerance.hpp"
 
-namespace test_collective {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_collective {
 
 using namespace coda;
 

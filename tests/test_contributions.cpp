@@ -10,7 +10,7 @@
 #include "support/reference_network.hpp"
 #include "support/tolerance.hpp"
 
-namespace test_contributions {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_contributions {
 
 using namespace coda;
 

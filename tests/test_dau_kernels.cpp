@@ -11,7 +11,7 @@
 #include "support/random_layer.hpp"
 #include "support/tolerance.hpp"
 
-namespace test_dau_kernels {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_dau_kernels {
 
 using namespace coda;
 

@@ -7,7 +7,7 @@
 #include "coda/kernels/gemm.hpp"
 #include "support/tolerance.hpp"
 
-namespace test_gemm {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_gemm {
 
 using namespace coda;
 

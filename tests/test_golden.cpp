@@ -16,7 +16,7 @@
 #include "support/fixtures.hpp"
 #include "support/tolerance.hpp"
 
-namespace test_golden {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_golden {
 
 using namespace coda;
 

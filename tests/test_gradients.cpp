@@ -19,7 +19,7 @@
 #include "support/random_layer.hpp"
 #include "support/tolerance.hpp"
 
-namespace test_gradients {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_gradients {
 
 using namespace coda;
 

@@ -14,7 +14,7 @@
 #include "coda/io/image.hpp"
 #include "support/fixtures.hpp"
 
-namespace test_image_decode {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_image_decode {
 
 using namespace coda;
 

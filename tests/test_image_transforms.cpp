@@ -14,7 +14,7 @@
 #include "coda/nn/inference.hpp"
 #include "support/scratch_dir.hpp"
 
-namespace test_image_transforms {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_image_transforms {
 
 using namespace coda;
 

@@ -16,7 +16,7 @@
 #include "coda/io/safetensors.hpp"
 #include "support/fixtures.hpp"
 
-namespace test_localisation {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_localisation {
 
 using namespace coda;
 using namespace coda::test;

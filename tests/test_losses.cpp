@@ -11,7 +11,7 @@
 #include "coda/nn/loss.hpp"
 #include "support/tolerance.hpp"
 
-namespace test_losses {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_losses {
 
 using namespace coda;
 

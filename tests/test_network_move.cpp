@@ -7,7 +7,7 @@
 #include "coda/nn/inference.hpp"
 #include "support/random_network.hpp"
 
-namespace test_network_move {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_network_move {
 
 using namespace coda;
 

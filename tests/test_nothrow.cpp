@@ -10,7 +10,7 @@
 #include "coda/attribution/nothrow.hpp"
 #include "support/random_network.hpp"
 
-namespace test_nothrow {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_nothrow {
 
 using namespace coda;
 

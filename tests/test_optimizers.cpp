@@ -12,7 +12,7 @@
 #include "coda/nn/optimizer.hpp"
 #include "support/tolerance.hpp"
 
-namespace test_optimizers {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_optimizers {
 
 using namespace coda;
 

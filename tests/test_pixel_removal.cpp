@@ -12,7 +12,7 @@
 #include "support/attribution_nets.hpp"  // first: see its note on gradcam.hpp
 #include "coda/attribution/pixel_removal.hpp"
 
-namespace test_pixel_removal {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_pixel_removal {
 
 using namespace coda;
 using namespace coda::test;

@@ -14,7 +14,7 @@
 #include "coda/data/rand_augment.hpp"
 #include "coda/detail/random.hpp"
 
-namespace test_rand_augment {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_rand_augment {
 
 using namespace coda;
 using op = rand_augment_op;

@@ -12,7 +12,7 @@
 #include "report/report.hpp"
 #include "support/text.hpp"
 
-namespace test_report {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_report {
 
 using namespace coda::report;
 using coda::test::occurrences;

@@ -19,7 +19,7 @@
 
 #include "coda/io/atomic_file.hpp"
 
-namespace test_safetensors {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_safetensors {
 
 namespace {
 

@@ -4,7 +4,7 @@
 
 #include "coda/nn/presets.hpp"
 
-namespace test_shapes {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_shapes {
 
 using namespace coda;
 

@@ -11,7 +11,7 @@
 #include "coda/nn/loss.hpp"
 #include "coda/nn/network.hpp"
 
-namespace test_tape {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_tape {
 
 using namespace coda;
 

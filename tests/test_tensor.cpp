@@ -6,7 +6,7 @@
 
 #include "coda/core/tensor.hpp"
 
-namespace test_tensor {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_tensor {
 
 using namespace coda;
 

@@ -14,7 +14,7 @@
 #include "coda/attribution/contributions.hpp"
 #include "support/random_network.hpp"
 
-namespace test_thread_safety {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_thread_safety {
 
 using namespace coda;
 

@@ -13,7 +13,7 @@
 #include "support/random_network.hpp"
 #include "support/tolerance.hpp"
 
-namespace test_trainer {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_trainer {
 
 using namespace coda;
 

@@ -9,7 +9,7 @@
 #include "report/training_report.hpp"
 #include "support/text.hpp"
 
-namespace test_training_report {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_training_report {
 
 using namespace coda::report;
 using coda::test::occurrences;

@@ -9,7 +9,7 @@
 #include "coda/kernels/winograd.hpp"
 #include "support/tolerance.hpp"
 
-namespace test_winograd {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_winograd {
 
 using namespace coda;
 

@@ -16,7 +16,7 @@
 #include "support/picture.hpp"
 #include "support/tolerance.hpp"
 
-namespace test_cli_attribute {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_cli_attribute {
 
 using namespace coda;
 

@@ -30,7 +30,7 @@
 #include "support/fixtures.hpp"
 #include "support/text.hpp"
 
-namespace test_cli_bad_inputs {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_cli_bad_inputs {
 
 using namespace coda;
 using test::lines_of;

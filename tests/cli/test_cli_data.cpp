@@ -17,7 +17,7 @@
 #include "coda/data/cifar.hpp"
 #include "support/cli_runner.hpp"
 
-namespace test_cli_data {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_cli_data {
 
 using namespace coda;
 namespace fs = std::filesystem;

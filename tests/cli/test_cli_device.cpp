@@ -14,7 +14,7 @@
 #include "support/fixtures.hpp"
 #endif
 
-namespace test_cli_device {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_cli_device {
 
 using namespace coda;
 using test::expect_one_error;

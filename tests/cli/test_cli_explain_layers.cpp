@@ -10,7 +10,7 @@
 #include "support/fixtures.hpp"
 #include "support/picture.hpp"
 
-namespace test_cli_explain_layers {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_cli_explain_layers {
 
 using namespace coda;
 

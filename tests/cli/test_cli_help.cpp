@@ -17,7 +17,7 @@
 #include "support/cli_runner.hpp"
 #include "support/text.hpp"
 
-namespace test_cli_help {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_cli_help {
 
 using namespace coda;
 using cifar::command_info;

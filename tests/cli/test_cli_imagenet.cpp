@@ -14,7 +14,7 @@
 #include "coda/io/model_file.hpp"
 #include "support/cli_runner.hpp"
 
-namespace test_cli_imagenet {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_cli_imagenet {
 
 using namespace coda;
 namespace fs = std::filesystem;

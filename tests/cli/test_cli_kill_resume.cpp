@@ -37,7 +37,7 @@
 #include "support/fixtures.hpp"
 #include "support/process.hpp"
 
-namespace test_cli_kill_resume {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_cli_kill_resume {
 
 using namespace coda;
 namespace fs = std::filesystem;

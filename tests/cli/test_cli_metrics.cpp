@@ -39,7 +39,7 @@
 #include "support/fixtures.hpp"
 #include "support/text.hpp"
 
-namespace test_cli_metrics {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_cli_metrics {
 
 using namespace coda;
 using test::lines_of;

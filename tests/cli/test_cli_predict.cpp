@@ -12,7 +12,7 @@
 #include "support/fixtures.hpp"
 #include "support/tolerance.hpp"
 
-namespace test_cli_predict {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_cli_predict {
 
 using namespace coda;
 using test::expect_one_error;

@@ -10,7 +10,7 @@
 #include "support/cli_runner.hpp"
 #include "support/fixtures.hpp"
 
-namespace test_cli_train {  // one per file: a unity build (CODA_UNITY_BUILD) puts several files in one unit
+namespace test_cli_train {
 
 using namespace coda;
 using test::expect_one_error;
