@@ -201,4 +201,26 @@ TEST_CASE("a product over a range of a packed operand's columns reads them where
   }
 }
 
+TEST_CASE("packing A a block at a time puts every element where packing it whole does", "[gemm]") {
+  // A is 3 panels and a partial one by 2 KC blocks and part of a third; the blocks of columns
+  // cross KC boundaries and the last block of rows ends in the partial panel.
+  using T = float;
+  constexpr index_t mr = kernels::gemm_blocking<T>::mr, kc = kernels::gemm_blocking<T>::kc;
+  const index_t m = 3 * mr + 2, k = 2 * kc + 50;
+  std::vector<T> a(m * k), whole(kernels::packed_a_size<T>(m, k)), blocks(whole.size(), T(99));
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = T(i);
+  kernels::pack_a<T>(m, k, kernels::row_major(a.data(), k), whole.data());
+  const index_t row_blocks[][2] = {{0, 2 * mr}, {2 * mr, mr + 2}};
+  const index_t column_blocks[][2] = {{0, kc - 30}, {kc - 30, 100}, {kc + 70, k - kc - 70}};
+  for (const auto& r : row_blocks)
+    for (const auto& c : column_blocks) {
+      // The block alone, as the caller forms it, column-major to exercise the view's strides.
+      std::vector<T> block(r[1] * c[1]);
+      for (index_t i = 0; i < r[1]; ++i)
+        for (index_t p = 0; p < c[1]; ++p) block[p * r[1] + i] = a[(r[0] + i) * k + c[0] + p];
+      kernels::pack_a_block<T>(m, k, r[0], r[1], c[0], c[1], kernels::transposed(block.data(), r[1]), blocks.data());
+    }
+  CHECK(blocks == whole);
+}
+
 }  // namespace test_gemm

@@ -49,7 +49,9 @@ double winograd_error(const kernels::conv_dims& g, index_t images, index_t O, in
   for (index_t k = 0; k < images; ++k) kernels::col2im_add(g, gcols.data() + k * P, NP, 0, P, direct_dx.data() + k * in);
 
   std::vector<T> weights(kernels::winograd_weights_size<T>(g.channels, n));
-  kernels::transform_winograd_weights<T>(g.channels, n, b.data(), weights.data());
+  arena<T> transform;
+  transform.reserve(kernels::winograd_transform_scratch<T>(g.channels, n));
+  kernels::transform_winograd_weights<T>(g.channels, n, b.data(), weights.data(), transform);
   const kernels::winograd_input_gradient<T> input{weights.data(), fast_dx.data()};
   const std::size_t need = kernels::winograd_backward_scratch<T>(g, NP, n, true);
   arena<T> own;
@@ -123,7 +125,9 @@ double winograd_forward_error(const kernels::conv_dims& g, index_t images, index
   const index_t C = kernels::winograd_forward_channels<T>(g.channels, g.kernel, g.stride, g.pad);
   REQUIRE(C == g.channels);
   std::vector<T> weights(kernels::winograd_weights_size<T>(C, n), T(99));
-  kernels::transform_winograd_weights<T>(C, n, b.data(), weights.data());
+  arena<T> transform;
+  transform.reserve(kernels::winograd_transform_scratch<T>(C, n));
+  kernels::transform_winograd_weights<T>(C, n, b.data(), weights.data(), transform);
   std::vector<std::vector<T>> records(static_cast<std::size_t>(images), std::vector<T>(static_cast<std::size_t>(n * P), T(99)));
   std::vector<T*> t_of;
   for (auto& r : records) t_of.push_back(r.data());

@@ -38,7 +38,7 @@ struct random_layer {
     const index_t J = g.patch_size(), O = g.c_out, R = g.rank, wc = winograd_channels();
     derived.assign(kernels::dau_derived_layout<T>(J, O, R, wc).size, T(0));
     arena<T> scratch;
-    scratch.reserve(kernels::dau_derived_scratch<T>(J, O, R));
+    scratch.reserve(kernels::dau_derived_scratch<T>(J, O, R, wc));
     kernels::compute_dau_derived<T>(J, O, R, wc, a.data(), b.data(), bias.data(), derived.data(), scratch);
   }
 

@@ -50,7 +50,7 @@ struct dau_weights {
   const T* packed_b;          ///< B     [J x O*R]
   const T* frozen_b;          ///< B as [J][O/8][R][8], O padded with zeros (simd::pack_frozen_weights)
   const T* frozen_bias;       ///< b as [J][O padded to 8]
-  const T* winograd_b;        ///< U = G W G^T of B's kernels, [16][C_in][O*R] (transform_winograd_weights), or null
+  const T* winograd_b;        ///< U = G W G^T of B's kernels, packed (winograd_weights_layout), or null
 };
 
 /// Offsets of the derived quantities of a layer within its block of derived data.
@@ -94,9 +94,8 @@ struct dau_derived_layout {
 
 /// Scratch elements compute_dau_derived() needs.
 template <class T>
-constexpr std::size_t dau_derived_scratch(index_t patch, index_t c_out, index_t rank) {
-  (void)c_out;
-  return gemm_scratch<T>(rank, rank, patch);
+constexpr std::size_t dau_derived_scratch(index_t patch, index_t c_out, index_t rank, index_t winograd_channels) {
+  return std::max(gemm_scratch<T>(rank, rank, patch), winograd_transform_scratch<T>(winograd_channels, c_out * rank));
 }
 
 /// Fills a layer's derived data (dau_derived_layout<T>(J, O, R, winograd_channels).size elements).
@@ -134,7 +133,7 @@ void compute_dau_derived(index_t J, index_t O, index_t R, index_t winograd_chann
   pack_a<T>(O, R, row_major(static_cast<const T*>(gram_bias), R), derived + at.packed_gram_bias);
   pack_a<T>(J, O * R, row_major(b, O * R), derived + at.packed_b);
   simd::pack_frozen_weights<T>(J, O, R, b, bias, derived + at.frozen_b, derived + at.frozen_bias);
-  if (winograd_channels > 0) transform_winograd_weights<T>(winograd_channels, O * R, b, derived + at.winograd_b);
+  if (winograd_channels > 0) transform_winograd_weights<T>(winograd_channels, O * R, b, derived + at.winograd_b, scratch);
 }
 
 }  // namespace coda::kernels

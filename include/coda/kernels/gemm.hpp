@@ -193,13 +193,27 @@ constexpr std::size_t packed_a_size(index_t m, index_t k) {
   return static_cast<std::size_t>(detail::round_up(m, gemm_blocking<T>::mr) * k);
 }
 
+/// Packs rows [i0, i0 + rows) x columns [p0, p0 + depth) of an m x k A where pack_a() puts them,
+/// from a view of that block alone: an operand formed a block at a time is packed without being
+/// stored whole first. i0 must start a panel, and rows fill whole panels unless they end at m.
+template <class T>
+void pack_a_block(index_t m, index_t k, index_t i0, index_t rows, index_t p0, index_t depth, matrix_ref<T> block, T* out) {
+  using bl = gemm_blocking<T>;
+  assert(i0 % bl::mr == 0 && (rows % bl::mr == 0 || i0 + rows == m));
+  for (index_t p = p0; p < p0 + depth;) {  // by the KC blocks the columns meet
+    const index_t pc = p / bl::kc * bl::kc, kc = std::min(bl::kc, k - pc), run = std::min(pc + kc, p0 + depth) - p;
+    T* at = out + detail::round_up(m, bl::mr) * pc + i0 * kc + (p - pc) * bl::mr;
+    for (index_t ir = 0; ir < rows; ir += bl::mr)  // panels are kc deep, and this block may fill only part of each
+      detail::pack_panels<T, bl::mr>(block.transpose(), p - p0, run, ir, std::min(bl::mr, rows - ir), at + ir * kc);
+    p += run;
+  }
+}
+
 /// Packs all of A for gemm_packed_a(): for each KC block of columns, the MR-row panels in order.
 /// Static operands (weights) are packed once, when they change, instead of in every product.
 template <class T>
 void pack_a(index_t m, index_t k, matrix_ref<T> a, T* out) {
-  using bl = gemm_blocking<T>;
-  for (index_t pc = 0; pc < k; pc += bl::kc)
-    detail::pack_panels<T, bl::mr>(a.transpose(), pc, std::min(bl::kc, k - pc), 0, m, out + detail::round_up(m, bl::mr) * pc);
+  pack_a_block<T>(m, k, 0, m, 0, k, a, out);
 }
 
 /// Scratch elements gemm() takes from the arena for an m x n x k product.

@@ -56,34 +56,78 @@ constexpr bool winograd_forward_applies(const conv_dims& c) {
   return winograd_forward_channels<T>(c.channels, c.kernel, c.stride, c.pad) > 0 && c.height % 2 == 0 && c.width % 2 == 0;
 }
 
-/// Elements of the transformed weights of n output channels: 16 matrices [channels][n].
+/// Where a layer's transformed weights lie: U = G W G^T, 16 matrices U_k [channels][n], stored
+/// packed by pack_a() for both products that read them, the forward's A = U_k^T (n x channels)
+/// for every k, then dL/dx's A = U_k (channels x n). Stored raw ([16][C][O*R], 16 MB per layer of
+/// cifar10-9l's 8x8 ones), every product packed them again from rows 16 KB apart, a stride the
+/// hardware prefetcher does not follow: 78% of the products' own time went to those loads.
+template <class T>
+struct winograd_weights_layout {
+  index_t channels, n;
+  constexpr std::size_t forward_stride() const { return coda::detail::aligned_count<T>(packed_a_size<T>(n, channels)); }
+  constexpr std::size_t backward_stride() const { return coda::detail::aligned_count<T>(packed_a_size<T>(channels, n)); }
+  /// Elements in all: none where the layer has no transformed weights (channels 0).
+  constexpr std::size_t size() const { return channels == 0 ? 0 : 16 * (forward_stride() + backward_stride()); }
+  constexpr std::size_t forward(int k) const { return k * forward_stride(); }
+  constexpr std::size_t backward(int k) const { return 16 * forward_stride() + k * backward_stride(); }
+};
+
+/// Elements of the transformed weights of n output channels.
 template <class T>
 constexpr std::size_t winograd_weights_size(index_t channels, index_t n) {
-  return channels == 0 ? 0 : 16 * coda::detail::aligned_count<T>(channels * n);
+  return winograd_weights_layout<T>{channels, n}.size();
+}
+
+namespace detail {
+
+/// Columns of U that transform_winograd_weights() forms at a time: whole panels of the forward's
+/// operand, and the block's 16 components (C x columns each) in L2 while both packings read them.
+template <class T>
+constexpr index_t winograd_transform_columns = 8 * gemm_blocking<T>::mr;
+
+}  // namespace detail
+
+/// Scratch elements transform_winograd_weights() takes: a block of columns of U unpacked.
+template <class T>
+constexpr std::size_t winograd_transform_scratch(index_t channels, index_t n) {
+  return 16 * coda::detail::aligned_count<T>(channels * std::min(n, detail::winograd_transform_columns<T>));
 }
 
 /// U = G W G^T of every kernel W[ky][kx] = b[(c*9 + ky*3 + kx)*n + i] (B's rows j = (c, ky, kx),
-/// column i = (o, r)): out[k][c][i] for component k = 4 a + b, each [channels][n] matrix starting
-/// at k * winograd_weights_size / 16. One pass over B, whose rows are the components' rows.
+/// column i = (o, r)), for component k = 4 a + b, into `out` as winograd_weights_layout says. A
+/// block of columns at a time, packed for both products from L2 (U whole, 16 MB for an 8x8 layer
+/// of cifar10-9l, was fresh memory to fault in at every optimiser step).
 template <class T>
-void transform_winograd_weights(index_t channels, index_t n, const T* b, T* out) {
+void transform_winograd_weights(index_t channels, index_t n, const T* b, T* out, arena<T>& scratch) {
   using vec = Eigen::Array<T, Eigen::Dynamic, 1>;
   using in = Eigen::Map<const vec>;
-  const std::size_t size = coda::detail::aligned_count<T>(channels * n);
-  for (index_t c = 0; c < channels; ++c) {
-    const auto w = [&](int ky, int kx) { return in(b + (c * 9 + ky * 3 + kx) * n, n); };
-    const auto u = [&](int k) { return Eigen::Map<vec>(out + k * size + c * n, n); };
-    for (int kx = 0; kx < 3; ++kx) {  // G W: column kx of it in the rows a = 0..3, as component 4 a + kx
-      u(kx) = w(0, kx);
-      u(4 + kx) = T(0.5) * (w(0, kx) + w(1, kx) + w(2, kx));
-      u(8 + kx) = T(0.5) * (w(0, kx) - w(1, kx) + w(2, kx));
-      u(12 + kx) = w(2, kx);
+  const index_t block = std::min(n, detail::winograd_transform_columns<T>);
+  const std::size_t size = coda::detail::aligned_count<T>(channels * block);
+  const winograd_weights_layout<T> at{channels, n};
+  scratch_scope<T> scope(scratch);
+  T* raw = scratch.allocate(16 * size);  // [16][C][cols] of the block
+  for (index_t i0 = 0; i0 < n; i0 += block) {
+    const index_t cols = std::min(block, n - i0);
+    for (index_t c = 0; c < channels; ++c) {
+      const auto w = [&](int ky, int kx) { return in(b + (c * 9 + ky * 3 + kx) * n + i0, cols); };
+      const auto u = [&](int k) { return Eigen::Map<vec>(raw + k * size + c * cols, cols); };
+      for (int kx = 0; kx < 3; ++kx) {  // G W: column kx of it in the rows a = 0..3, as component 4 a + kx
+        u(kx) = w(0, kx);
+        u(4 + kx) = T(0.5) * (w(0, kx) + w(1, kx) + w(2, kx));
+        u(8 + kx) = T(0.5) * (w(0, kx) - w(1, kx) + w(2, kx));
+        u(12 + kx) = w(2, kx);
+      }
+      for (int a = 0; a < 4; ++a) {  // (G W) G^T in place: columns 0, 1, 2 -> components 0, 1, 2, 3
+        auto h0 = u(4 * a), h1 = u(4 * a + 1), h2 = u(4 * a + 2), h3 = u(4 * a + 3);
+        h3 = h2;
+        h2 = T(0.5) * (h0 - h1 + h3);
+        h1 = T(0.5) * (h0 + h1 + h3);
+      }
     }
-    for (int a = 0; a < 4; ++a) {  // (G W) G^T in place: columns 0, 1, 2 -> components 0, 1, 2, 3
-      auto h0 = u(4 * a), h1 = u(4 * a + 1), h2 = u(4 * a + 2), h3 = u(4 * a + 3);
-      h3 = h2;
-      h2 = T(0.5) * (h0 - h1 + h3);
-      h1 = T(0.5) * (h0 + h1 + h3);
+    for (int k = 0; k < 16; ++k) {
+      const T* uk = raw + k * size;
+      pack_a_block<T>(n, channels, i0, cols, 0, channels, transposed(uk, cols), out + at.forward(k));
+      pack_a_block<T>(channels, n, 0, channels, i0, cols, row_major(uk, cols), out + at.backward(k));
     }
   }
 }
@@ -92,7 +136,9 @@ namespace detail {
 
 /// Columns processed per block: the block's 16 components of A E A^T (tiles x columns each) and
 /// the 16 products' results (C x columns each) stay in L2. 64 timed best of 32 to 256 (Intel Xeon).
+/// A divisor of KC, so that a block's columns of the packed U_k lie in one packed block.
 inline constexpr index_t winograd_columns = 64;
+static_assert(gemm_blocking<float>::kc % winograd_columns == 0 && gemm_blocking<double>::kc % winograd_columns == 0);
 
 /// The 2x2 tiles of output positions of images side by side, numbered over the images, then
 /// rows, then columns: tile t's image and the row and column of its top-left output.
@@ -202,13 +248,14 @@ template <class T>
 constexpr std::size_t winograd_backward_scratch(const conv_dims& g, index_t positions, index_t n, bool input_gradient) {
   using coda::detail::aligned_count;
   const index_t tiles = positions / 4, cols = std::min(detail::winograd_columns, n), C = g.channels;
-  const std::size_t products = std::max(gemm_packed_a_scratch<T>(cols, tiles), input_gradient ? gemm_scratch<T>(C, tiles, cols) : 0);
+  const std::size_t products = std::max(gemm_packed_a_scratch<T>(cols, tiles), input_gradient ? gemm_packed_a_scratch<T>(tiles, cols) : 0);
   return aligned_count<T>(16 * C * tiles) + 16 * aligned_count<T>(packed_a_size<T>(C, tiles)) + aligned_count<T>(16 * tiles * cols) +
          aligned_count<T>(16 * C * cols) + (input_gradient ? aligned_count<T>(16 * C * tiles) : 0) + products;
 }
 
 /// The input gradient winograd_backward() adds: dx [images][C][H][W] += the gradient of x
-/// through t = B^T x, from the transformed weights u (transform_winograd_weights).
+/// through t = B^T x, from the transformed weights u (transform_winograd_weights, of n = O*R
+/// columns).
 template <class T>
 struct winograd_input_gradient {
   const T* u;
@@ -274,15 +321,15 @@ void winograd_backward(const conv_dims& g, index_t images, const T* x, const T* 
   T* v = scratch.allocate(16 * tiles * block);
   T* m = scratch.allocate(16 * C * block);
   T* mx = input ? scratch.allocate(16 * C * tiles) : nullptr;  // [16][C][tiles], summed over the column blocks
-  const std::size_t u_size = coda::detail::aligned_count<T>(C * n);
+  const winograd_weights_layout<T> u_at{C, n};
   using row = Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>;
   for (index_t n0 = 0; n0 < n; n0 += block) {
     const index_t cols = std::min(block, n - n0);
     detail::winograd_gradient_tiles(alpha, z_t, NP, rank, g.width, P, tiles, n0, cols, v);
     if (input)
       for (int i = 0; i < 16; ++i)
-        gemm<T>(C, tiles, cols, row_major(input->u + i * u_size + n0, n), matrix_ref<T>{v + i * cols, 1, 16 * cols}, mx + i * C * tiles,
-                tiles, n0 > 0, scratch);
+        gemm_packed_a_columns<T>(C, tiles, n0, cols, n, input->u + u_at.backward(i), matrix_ref<T>{v + i * cols, 1, 16 * cols},
+                                 mx + i * C * tiles, tiles, n0 > 0, scratch);
     if (!db) continue;
     // M[c][i][j], the components side by side as in v.
     for (int i = 0; i < 16; ++i)
@@ -329,7 +376,7 @@ constexpr std::size_t winograd_forward_scratch(const conv_dims& g, index_t posit
   using coda::detail::aligned_count;
   const index_t tiles = positions / 4, rows = std::min(n, detail::winograd_forward_rows<T>(tiles));
   return aligned_count<T>(16 * g.channels * tiles) + aligned_count<T>(rank * positions) + aligned_count<T>(n / rank * positions) +
-         aligned_count<T>(16 * rows * tiles) + 2 * aligned_count<T>(4 * tiles) + gemm_scratch<T>(rows, tiles, g.channels);
+         aligned_count<T>(16 * rows * tiles) + 2 * aligned_count<T>(4 * tiles) + gemm_packed_a_scratch<T>(tiles, g.channels);
 }
 
 /// t = B^T x of `images` images x [images][C][H][W] by F(2x2, 3x3), into each image's record
@@ -349,7 +396,7 @@ void winograd_forward_t(const conv_dims& g, index_t images, const T* x, const T*
     const detail::tile_grid::corner c = grid(t);
     return c.image * P + (c.y + ab / 2) * W + c.x + ab % 2;
   };
-  const std::size_t u_size = coda::detail::aligned_count<T>(C * n);
+  const winograd_weights_layout<T> u_at{C, n};
   scratch_scope<T> scope(scratch);
   T* v = scratch.allocate(16 * C * tiles);  // B^T D B: v[i][c][t]
   for (index_t k = 0; k < images; ++k) detail::winograd_input_tiles(g, x + k * g.image_size(), v, tiles, k * (P / 4));
@@ -366,8 +413,8 @@ void winograd_forward_t(const conv_dims& g, index_t images, const T* x, const T*
   for (index_t i0 = 0; i0 < n; i0 += block) {
     const index_t rows = std::min(block, n - i0);
     for (int i = 0; i < 16; ++i)
-      gemm<T>(rows, tiles, C, transposed(u + i * u_size + i0, n), row_major(static_cast<const T*>(v) + i * C * tiles, tiles),
-              m + i * block * tiles, tiles, false, scratch);
+      gemm_packed_a<T>(rows, tiles, C, u + u_at.forward(i) + i0 * C, row_major(static_cast<const T*>(v) + i * C * tiles, tiles),
+                       m + i * block * tiles, tiles, false, scratch);  // rows i0.. start a panel: block is a multiple of MR
     for (index_t row = i0; row < i0 + rows; ++row) {
       const auto mi = [&](int i) { return in(m + (i * block + row - i0) * tiles, tiles); };
       const auto yi = [&](index_t ab) { return out(y + ab * tiles, tiles); };

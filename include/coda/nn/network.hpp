@@ -306,7 +306,7 @@ class network {
       detail::at_index<depth>(std::size_t(k), [&](auto i) {
         using L = layer<i>;
         arena<Scalar> mem;
-        mem.reserve(kernels::dau_derived_scratch<Scalar>(L::patch_size, L::c_out, L::rank));
+        mem.reserve(kernels::dau_derived_scratch<Scalar>(L::patch_size, L::c_out, L::rank, L::template winograd_channels<Scalar>));
         const auto& w = weights_[i];
         kernels::compute_dau_derived<Scalar>(L::patch_size, L::c_out, L::rank, L::template winograd_channels<Scalar>, w.a, w.b, w.bias,
                                              derived_.data() + derived_offset<i>(), mem);
