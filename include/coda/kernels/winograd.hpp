@@ -412,9 +412,10 @@ void winograd_forward_t(const conv_dims& g, index_t images, const T* x, const T*
   T* pairs = scratch.allocate(4 * tiles);
   for (index_t i0 = 0; i0 < n; i0 += block) {
     const index_t rows = std::min(block, n - i0);
+    // Rows i0.. of U_i^T start a panel (block is a multiple of MR) of its one K block (C <= KC).
     for (int i = 0; i < 16; ++i)
       gemm_packed_a<T>(rows, tiles, C, u + u_at.forward(i) + i0 * C, row_major(static_cast<const T*>(v) + i * C * tiles, tiles),
-                       m + i * block * tiles, tiles, false, scratch);  // rows i0.. start a panel: block is a multiple of MR
+                       m + i * block * tiles, tiles, false, scratch);
     for (index_t row = i0; row < i0 + rows; ++row) {
       const auto mi = [&](int i) { return in(m + (i * block + row - i0) * tiles, tiles); };
       const auto yi = [&](index_t ab) { return out(y + ab * tiles, tiles); };
