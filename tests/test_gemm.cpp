@@ -223,4 +223,26 @@ TEST_CASE("packing A a block at a time puts every element where packing it whole
   CHECK(blocks == whole);
 }
 
+TEST_CASE("the packing's transposing copy moves every element where the element copy does", "[gemm][simd]") {
+  // Whole 8x8 register blocks and ragged edges on both sides, from a strided source, into rows
+  // with room to spare: the values outside the copied block must stay as they were.
+  const auto check = [](auto zero) {
+    using T = decltype(zero);
+    const index_t stride = 37, ld = 29;
+    std::vector<T> in(stride * 30);
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = T(i);
+    for (index_t rows : {1, 7, 8, 9, 16, 23})
+      for (index_t count : {1, 8, 13, 24, 29}) {
+        std::vector<T> expect(std::size_t(rows * ld), T(-1)), got = expect;
+        for (index_t j = 0; j < count; ++j)
+          for (index_t p = 0; p < rows; ++p) expect[std::size_t(p * ld + j)] = in[std::size_t(j * stride + p + 3)];
+        simd::transpose_copy(in.data() + 3, stride, rows, count, got.data(), ld);
+        INFO("rows " << rows << ", count " << count);
+        CHECK(got == expect);
+      }
+  };
+  check(0.0f);
+  check(0.0);
+}
+
 }  // namespace test_gemm

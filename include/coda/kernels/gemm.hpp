@@ -17,6 +17,7 @@
 #include "coda/core/arena.hpp"
 #include "coda/core/shape.hpp"
 #include "coda/simd/gemm_tile.hpp"
+#include "coda/simd/transpose.hpp"
 
 namespace coda::kernels {
 
@@ -36,8 +37,7 @@ struct matrix_ref {
       for (index_t p = 0; p < rows; ++p)
         for (index_t j = 0; j < count; ++j) dst[p * ld + j] = src[p * row_stride + j];
     } else if (row_stride == 1) {
-      for (index_t j = 0; j < count; ++j)
-        for (index_t p = 0; p < rows; ++p) dst[p * ld + j] = src[j * col_stride + p];
+      simd::transpose_copy(src, col_stride, rows, count, dst, ld);
     } else {
       for (index_t p = 0; p < rows; ++p)
         for (index_t j = 0; j < count; ++j) dst[p * ld + j] = src[p * row_stride + j * col_stride];
