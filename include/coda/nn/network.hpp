@@ -305,7 +305,8 @@ class network {
     each_layer(index_t(depth), [&](index_t k) {
       detail::at_index<depth>(std::size_t(k), [&](auto i) {
         using L = layer<i>;
-        arena<Scalar> mem;
+        // Kept per thread: a fresh arena per layer and step faulted its pages in at every step.
+        thread_local arena<Scalar> mem;
         mem.reserve(kernels::dau_derived_scratch<Scalar>(L::patch_size, L::c_out, L::rank, L::template winograd_channels<Scalar>));
         const auto& w = weights_[i];
         kernels::compute_dau_derived<Scalar>(L::patch_size, L::c_out, L::rank, L::template winograd_channels<Scalar>, w.a, w.b, w.bias,
