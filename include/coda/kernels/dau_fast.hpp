@@ -83,32 +83,33 @@ struct reducing_out {
   T* at(index_t i, index_t j) const { return out.at(i, j); }
   void tile_done(index_t i0, index_t j0, index_t rows, index_t cols) const {
     for (index_t i = i0; i < i0 + rows;) {
-      const index_t end = std::min(i0 + rows, (i / rank + 1) * rank);
+      const index_t end = std::min(i0 + rows, (i / rank + 1) * rank);  // the tile's rows of one o
       T* so = sums + (i / rank) * lds + j0;
       if (cols == gemm_blocking<T>::nr)
-        add_rows<gemm_blocking<T>::nr>(i, end, j0, so);
+        add_rows(i, end, j0, so);
       else
-        for (; i < end; ++i) add_rows_partial(i, j0, cols, so);
+        add_rows_partial(i, end, j0, cols, so);
       i = end;
     }
   }
   /// sums[o] += z_r * C_(o,r) for rows [i, end) of one o, r in order, over a whole tile's columns:
   /// the running sums stay in registers across the rows (stored after every row, they took as
   /// many loads and stores as the products they sum).
-  template <index_t Width>
   void add_rows(index_t i, index_t end, index_t j0, T* so) const {
-    using vec = Eigen::Array<T, Width, 1>;
+    using vec = Eigen::Array<T, gemm_blocking<T>::nr, 1>;
     Eigen::Map<vec> sums_o(so);
     vec acc = sums_o;
     for (; i < end; ++i) acc += Eigen::Map<const vec>(z + (i % rank) * ldz + j0) * Eigen::Map<const vec>(at(i, j0));
     sums_o = acc;
   }
-  /// The same for one row of a partial tile. A plain loop: for one row, an Eigen expression's
-  /// set-up costs as much as the work.
-  void add_rows_partial(index_t i, index_t j0, index_t cols, T* so) const {
-    const T* zr = z + (i % rank) * ldz + j0;
-    const T* ci = at(i, j0);
-    for (index_t j = 0; j < cols; ++j) so[j] += zr[j] * ci[j];
+  /// The same for a partial tile's `cols` columns. Plain loops: for one row, an Eigen
+  /// expression's set-up costs as much as the work.
+  void add_rows_partial(index_t i, index_t end, index_t j0, index_t cols, T* so) const {
+    for (; i < end; ++i) {
+      const T* zr = z + (i % rank) * ldz + j0;
+      const T* ci = at(i, j0);
+      for (index_t j = 0; j < cols; ++j) so[j] += zr[j] * ci[j];
+    }
   }
 };
 
